@@ -1,0 +1,3 @@
+from am_dbg.cli import entry
+
+entry()
