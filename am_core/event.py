@@ -1,0 +1,77 @@
+"""The ``Event`` a handler receives."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .ctx import Ctx
+    from .machine import Machine
+    from .transition import Transition
+    from .types import Mutation
+
+
+class Event:
+    """A handler call: its name, the transition and the mutation's args."""
+
+    __slots__ = ("_mach", "_tx", "args", "ctx", "is_check", "name")
+
+    def __init__(
+        self,
+        name: str,
+        mach: Machine | None,
+        tx: Transition | None,
+        args: dict[str, Any],
+        ctx: Ctx | None = None,
+        is_check: bool = False,
+    ) -> None:
+        self.name = name
+        self._mach = mach
+        self._tx = tx
+        self.args = args
+        self.ctx = ctx
+        self.is_check = is_check
+
+    @property
+    def machine_id(self) -> str:
+        return self._mach.id if self._mach is not None else ""
+
+    @property
+    def transition_id(self) -> str:
+        return self._tx.id if self._tx is not None else ""
+
+    def machine(self) -> Machine | None:
+        return self._mach
+
+    def transition(self) -> Transition | None:
+        return self._tx
+
+    def mutation(self) -> Mutation | None:
+        return self._tx.mutation if self._tx is not None else None
+
+    def is_valid(self) -> bool:
+        """The machine's current transition is this one, not completed and still accepted."""
+        if self.ctx is not None and self.ctx.done():
+            return False
+        m, tx = self._mach, self._tx
+        if m is None or tx is None:
+            return False
+        cur = m._tx
+        return cur is tx and not tx.is_completed and tx.is_accepted
+
+    def export(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "machine_id": self.machine_id,
+            "transition_id": self.transition_id,
+            "is_check": self.is_check,
+        }
+
+    def clone(self) -> Event:
+        return Event(self.name, self._mach, self._tx, dict(self.args), self.ctx, self.is_check)
+
+    def swap_args(self, args: dict[str, Any]) -> Event:
+        return Event(self.name, self._mach, self._tx, args, self.ctx, self.is_check)
+
+    def __repr__(self) -> str:
+        return f"Event({self.name!r}, mach={self.machine_id!r})"
