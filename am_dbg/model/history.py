@@ -1,0 +1,390 @@
+"""One machine's history in the debugger: its schema and every transition message it sent.
+
+Each stored message is its packed msgpack bytes plus a small `TxInfo` computed once at ingest;
+steps, log lines and args are decoded only when something shows them (a small LRU cache keeps the
+ones on screen). That keeps a 20-state transition with steps and logs around 1 KiB in memory.
+
+Indexes are 0-based positions in the current history. The memory GC drops transitions from the
+front (`drop_front`), which shifts every index down; tx ids stay resolvable through `index_of`.
+"""
+
+from __future__ import annotations
+
+import bisect
+from array import array
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import msgpack
+
+from am_dbg.model.derive import SchemaFacts, TupleInterner, TxInfo, decode, derive, unpack_tx
+from am_rpc.dbg.protocol import LogEntry, SchemaMsg, TxMsg
+
+__all__ = ["PER_TX_OVERHEAD", "MachineHistory", "TxInfo", "format_args", "synthetic_line"]
+
+# Bytes a stored transition costs beyond its packed message (TxInfo, id, list slots, id index),
+# measured with tracemalloc; the GC budget counts `len(raw) + PER_TX_OVERHEAD` per transition.
+PER_TX_OVERHEAD = 630
+
+_CACHE_SIZE = 128
+
+# Mutation types (am_core): add, remove, set.
+_ADD, _REMOVE = 0, 1
+
+
+def format_args(args: dict[str, Any]) -> str:
+    """` (k=v k2=v2)` with sorted keys, or "" (the Go debugger's MutationFormatArgs)."""
+    if not args:
+        return ""
+    return " (" + " ".join(f"{k}={args[k]}" for k in sorted(args)) + ")"
+
+
+def synthetic_line(info: TxInfo, names: Sequence[str], args: dict[str, Any]) -> LogEntry | None:
+    """The level-2 line the debugger adds before a queued / canceled / empty transition's log."""
+    if not (info.is_queued or not info.accepted or info.time_diff == 0):
+        return None
+    called = [names[i] if 0 <= i < len(names) else f"#{i}" for i in info.called]
+    if info.type == _ADD:
+        text = "+" + " +".join(called) if called else ""
+    elif info.type == _REMOVE:
+        text = "-" + " -".join(called) if called else ""
+    else:
+        text = ""
+    if info.is_queued:
+        prefix = "[aqueu]" if info.is_auto else "[queue]"
+    elif not info.accepted:
+        prefix = "[cance]"
+    else:
+        prefix = "[empty]"
+    return LogEntry(2, f"{prefix} {text}{format_args(args)}")
+
+
+class MachineHistory:
+    """Schema, connection status and the stored transitions of one machine (no Textual here)."""
+
+    def __init__(
+        self, schema: SchemaMsg, conn_id: str, *, connected: bool = True, from_file: bool = False
+    ) -> None:
+        self.id: str = schema.id
+        self.schema: SchemaMsg = schema
+        self.conn_id: str = conn_id
+        self.connected: bool = connected
+        self.token: str = schema.token
+        # Loaded from a recording: clean-on-connect never removes it.
+        self.from_file: bool = from_file
+        # Sorted indexes of transitions after which Exception or an Err* state is active.
+        self.errors: list[int] = []
+        self.newest_time_sum: int = 0
+        # Human time of the newest message (or of the connection): "last activity" for eviction.
+        self.last_activity_ns: int = 0
+        self._facts = SchemaFacts.of(schema)
+        self._infos: list[TxInfo] = []
+        self._raw: list[bytes] = []
+        self._ids: dict[str, int] = {}  # tx id -> absolute position (index + _base)
+        self._base = 0  # transitions dropped from the front so far
+        self._prev_clocks: tuple[int, ...] = ()
+        self._cache: OrderedDict[int, TxMsg] = OrderedDict()  # absolute position -> message
+        self._intern = TupleInterner()
+        self._raw_bytes = 0
+        self._trimmed_upto = 0  # absolute position below which ops logs were dropped by the GC
+        # lazily built lookups, absolute positions: state -> (touching positions, scanned up to)
+        self._touch: dict[int, tuple[array[int], int]] = {}
+        self._executed: dict[int, int] = {}  # queued message -> the transition that executed it
+
+    # schema ---------------------------------------------------------------------------------------
+
+    @property
+    def parent_id(self) -> str:
+        return self.schema.parent
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return self.schema.tags
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        return self.schema.states_index
+
+    def set_schema(self, schema: SchemaMsg) -> None:
+        """A schema change on the same run: new states index and groups, history kept."""
+        self.schema = schema
+        self.token = schema.token or self.token
+        self._facts = SchemaFacts.of(schema)
+        self._cache.clear()
+
+    # storage --------------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._infos)
+
+    @property
+    def stored_bytes(self) -> int:
+        """Estimated memory of the stored transitions (what the GC budget counts)."""
+        return self._raw_bytes + PER_TX_OVERHEAD * len(self._infos)
+
+    def append_wire(self, d: dict[str, Any], raw: bytes | None, time_ns: int) -> TxInfo:
+        """Store one message given as its wire map (and its packed bytes, if already at hand).
+
+        `time_ns` is used when the message carries no receive time. Raises `MessageError`.
+        """
+        t = d.get("time")
+        if type(t) is not int or t <= 0:
+            t = time_ns
+        info, clocks = derive(
+            d, self._prev_clocks, self.newest_time_sum, self._facts, t, self._intern
+        )
+        if not len(self._infos) & 1023:
+            self._intern.check()
+        if raw is None:
+            raw = msgpack.packb(d)
+        pos = self._base + len(self._infos)
+        self._infos.append(info)
+        self._raw.append(raw)
+        self._raw_bytes += len(raw)
+        self._ids[info.id] = pos
+        self._prev_clocks = clocks
+        self.newest_time_sum = info.time_sum
+        if info.time_ns > self.last_activity_ns:
+            self.last_activity_ns = info.time_ns
+        if info.is_err:
+            self.errors.append(len(self._infos) - 1)
+        return info
+
+    def append(self, msg: TxMsg | bytes, time_ns: int = 0) -> TxInfo:
+        """Store a `TxMsg` or one packed tx map; `time_ns` stamps messages without a time."""
+        if isinstance(msg, bytes):
+            return self.append_wire(unpack_tx(msg), msg, time_ns)
+        return self.append_wire(msg.to_wire(), None, time_ns)
+
+    def raw(self, i: int) -> bytes:
+        """The stored packed message (its receive time is `info(i).time_ns`, maybe not inside)."""
+        return self._raw[i]
+
+    def drop_front(self, n: int) -> int:
+        """Forget the oldest `n` transitions (memory GC); returns how many were dropped."""
+        n = max(0, min(n, len(self._infos)))
+        if not n:
+            return 0
+        for info in self._infos[:n]:
+            # a later message may reuse an id (Go's `semlogger`); keep its entry
+            if self._ids.get(info.id, -1) < self._base + n:
+                self._ids.pop(info.id, None)
+        self._raw_bytes -= sum(len(r) for r in self._raw[:n])
+        del self._infos[:n]
+        del self._raw[:n]
+        self._base += n
+        self.errors = [e - n for e in self.errors if e >= n]
+        self._executed = {q: x for q, x in self._executed.items() if q >= self._base}
+        self._touch.clear()  # rebuilt on the next jump
+        for pos in [p for p in self._cache if p < self._base]:
+            del self._cache[pos]
+        return n
+
+    def trim_ops_logs(self, older_than_ns: int, keep: int | None, budget_left: int) -> int:
+        """GC phase 1: drop log entries above level 2 (changes) from old transitions.
+
+        Works oldest first from where the last call stopped, skips `keep`, and stops once
+        `budget_left` bytes were freed or a transition is younger than `older_than_ns`.
+        Returns the bytes freed.
+        """
+        freed = 0
+        i = max(0, self._trimmed_upto - self._base)
+        while i < len(self._infos) and freed < budget_left:
+            if self._infos[i].time_ns >= older_than_ns:
+                break
+            if i != keep:
+                raw = self._raw[i]
+                d = unpack_tx(raw)
+                changed = False
+                for k in ("log", "pre"):
+                    entries = d.get(k)
+                    if entries and type(entries) is list:
+                        # malformed entries stay: decoding reports them, the GC does not judge
+                        kept = [e for e in entries if not _above_changes(e)]
+                        if len(kept) != len(entries):
+                            d[k] = kept
+                            changed = True
+                if changed:
+                    new = msgpack.packb(d)
+                    freed += len(raw) - len(new)
+                    self._raw_bytes += len(new) - len(raw)
+                    self._raw[i] = new
+                    self._cache.pop(i + self._base, None)
+            i += 1
+            self._trimmed_upto = i + self._base
+        return freed
+
+    # per-transition access --------------------------------------------------------------------------
+
+    def info(self, i: int) -> TxInfo:
+        return self._infos[i]
+
+    def infos(self) -> Sequence[TxInfo]:
+        """Every `TxInfo`, oldest first (read-only view; do not mutate)."""
+        return self._infos
+
+    def __iter__(self) -> Iterator[TxInfo]:
+        return iter(self._infos)
+
+    def tx(self, i: int) -> TxMsg:
+        """The full message, with its receive time, decoded on demand."""
+        if i < 0:
+            i += len(self._infos)
+        if not 0 <= i < len(self._infos):
+            raise IndexError(f"tx index {i} out of range (history of {len(self._infos)})")
+        pos = i + self._base
+        msg = self._cache.get(pos)
+        if msg is not None:
+            self._cache.move_to_end(pos)
+            return msg
+        d = unpack_tx(self._raw[i])
+        d["time"] = self._infos[i].time_ns
+        msg = decode(d)
+        self._cache[pos] = msg
+        if len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return msg
+
+    def clocks(self, i: int) -> tuple[int, ...]:
+        """Machine time after transition `i`, padded with 0 to the current number of states."""
+        if i < 0:
+            i += len(self._infos)
+        msg = self._cache.get(i + self._base) if 0 <= i < len(self._infos) else None
+        c: Sequence[int] = msg.clocks if msg is not None else unpack_tx(self._raw[i])["c"]
+        n = len(self.schema.states_index)
+        if len(c) < n:
+            return (*c, *(0,) * (n - len(c)))
+        return tuple(c)
+
+    def log_entries(self, i: int) -> tuple[LogEntry, ...]:
+        """Pre-log then log entries; queued / canceled / empty transitions get a synthetic line first."""
+        msg = self.tx(i)
+        synth = synthetic_line(self._infos[i], self.schema.states_index, msg.args)
+        if synth is None:
+            return msg.pre_log + msg.log
+        return (synth, *msg.pre_log, *msg.log)
+
+    # lookups ----------------------------------------------------------------------------------------
+
+    def index_of(self, tx_id: str) -> int | None:
+        pos = self._ids.get(tx_id)
+        if pos is None or pos < self._base:
+            return None
+        return pos - self._base
+
+    def tx_at_mach_time(self, t: int) -> int:
+        """The first transition whose machine time (time_sum) is exactly `t`, else -1."""
+        i = bisect.bisect_left(self._infos, t, key=_time_sum)
+        if i < len(self._infos) and self._infos[i].time_sum == t:
+            return i
+        return -1
+
+    def tx_at_human_time(self, ns: int) -> int:
+        """The last transition received at or before `ns` (design.md §4), else -1."""
+        return bisect.bisect_right(self._infos, ns, key=_time_ns) - 1
+
+    def tx_at_queue_tick(self, q: int) -> int:
+        """The first transition with queue_tick >= `q`, else the last one (-1 when empty)."""
+        i = bisect.bisect_left(self._infos, q, key=_queue_tick)
+        return min(i, len(self._infos) - 1)
+
+    def executed_by(self, queued_i: int) -> int | None:
+        """The transition that executed queued message `queued_i` (by queue tick or token)."""
+        if queued_i < 0:
+            queued_i += len(self._infos)
+        q = self._infos[queued_i]
+        if not q.is_queued:
+            return None
+        found = self._executed.get(queued_i + self._base)
+        if found is not None:
+            return found - self._base
+        tick, token = q.mut_queue_tick, q.mut_queue_token
+        for j in range(queued_i + 1, len(self._infos)):
+            info = self._infos[j]
+            if info.is_queued:
+                continue
+            if (tick and info.queue_tick == tick) or (token and info.mut_queue_token == token):
+                self._executed[queued_i + self._base] = j + self._base
+                return j
+            if not token and tick and info.queue_tick > tick:
+                return None  # queue ticks only grow: it was never executed
+        return None
+
+    def next_touching(
+        self,
+        state_idx: int,
+        start: int,
+        forward: bool,
+        accept: Callable[[int], bool] | None = None,
+    ) -> int | None:
+        """First transition after (before) `start` that added, removed or called `state_idx`.
+
+        Walks a per-state index (built on the first jump to that state, extended as transitions
+        arrive), so a jump costs the candidates it visits, not the history length.
+        """
+        base = self._base
+        pos = self._touching(state_idx)
+        if forward:
+            for n in range(bisect.bisect_right(pos, start + base), len(pos)):
+                p = pos[n]
+                if accept is None or accept(p - base):
+                    return p - base
+        else:
+            end = min(start, len(self._infos)) + base
+            k = bisect.bisect_left(pos, end)
+            lo = bisect.bisect_left(pos, base)
+            for n in range(k - 1, lo - 1, -1):
+                p = pos[n]
+                if accept is None or accept(p - base):
+                    return p - base
+        return None
+
+    def _touching(self, state_idx: int) -> array[int]:
+        """Absolute positions of the transitions that added, removed or called `state_idx`."""
+        entry = self._touch.get(state_idx)
+        if entry is None:
+            entry = (array("q"), self._base)
+        pos, upto = entry
+        infos = self._infos
+        base = self._base
+        for j in range(max(upto - base, 0), len(infos)):
+            info = infos[j]
+            if state_idx in info.added or state_idx in info.removed or state_idx in info.called:
+                pos.append(j + base)
+        self._touch[state_idx] = (pos, base + len(infos))
+        return pos
+
+    def had_err_since(self, i: int, distance: int = 100) -> bool:
+        """An error at `i`, or the nearest earlier one less than `distance` transitions before."""
+        k = bisect.bisect_right(self.errors, i)
+        if k == 0:
+            return False
+        return i - self.errors[k - 1] < distance
+
+    def __repr__(self) -> str:
+        state = "connected" if self.connected else "disconnected"
+        return f"<MachineHistory {self.id!r} {len(self)} txs {state} conn={self.conn_id!r}>"
+
+
+def _above_changes(entry: Any) -> bool:
+    """A well-formed [level, text] log entry above level 2 (what GC phase 1 drops)."""
+    return (
+        type(entry) is list
+        and len(entry) == 2
+        and type(entry[0]) is int
+        and type(entry[1]) is str
+        and entry[0] > 2
+    )
+
+
+def _time_sum(info: TxInfo) -> int:
+    return info.time_sum
+
+
+def _time_ns(info: TxInfo) -> int:
+    return info.time_ns
+
+
+def _queue_tick(info: TxInfo) -> int:
+    return info.queue_tick

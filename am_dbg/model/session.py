@@ -1,0 +1,318 @@
+"""Every machine the debugger knows, and the rules for what arrives (spec/debugger.md §3.4-§3.5, §6.4).
+
+The ingest server (live sockets), the recordings loader and the UI all go through `Session`:
+
+- `on_schema`: clean-on-connect, schema change (same connection), reconnect (same id and session
+  token on a new connection: the history continues, design.md §3), restart (same id, new token:
+  the old history is replaced), new machine, the `max_clients` cap;
+- `on_txs`: a batch of (conn id, message) pairs in arrival order; unknown machines and messages from
+  a connection that is not the machine's current one are dropped and counted, never raised;
+- `on_disconnect`, `remove`, `load` (machines from a file: disconnected, never cleaned on connect);
+- `gc`: the two-phase memory budget of §6.4 over the estimated stored bytes.
+
+An optional `recorder` (a live `.amdbg` writer) sees exactly what the model accepted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from msgpack import unpackb
+
+from am_dbg.model.derive import unpack_tx
+from am_dbg.model.history import MachineHistory
+from am_dbg.model.packed import PackedTxs
+from am_rpc.dbg.protocol import MessageError, SchemaMsg, TxMsg
+
+if TYPE_CHECKING:
+    from am_dbg.config import Config
+
+__all__ = ["GC_MIN_TXS", "BatchOutcome", "Recorder", "SchemaOutcome", "Session"]
+
+# Machines left with fewer transitions than this after a GC halving are removed (spec §6.4).
+GC_MIN_TXS = 300
+_GC_ROUNDS = 100
+_MAX_ERRORS_KEPT = 20
+
+SchemaKind = Literal["new", "schema_change", "reconnect", "replaced"]
+
+
+class Recorder(Protocol):
+    """Receives everything the session accepted, in order (e.g. `RecordingWriter`)."""
+
+    def write_connect(self, conn_id: str, mach_id: str, time_ns: int) -> None: ...
+    def write_schema(self, schema: SchemaMsg, conn_id: str, time_ns: int) -> None: ...
+    def write_tx(self, conn_id: str, tx: TxMsg | bytes, time_ns: int) -> None: ...
+    def write_disconnect(self, conn_id: str, mach_id: str, time_ns: int) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaOutcome:
+    """What a schema message did.
+
+    `kind`: "new" machine, "schema_change" (same connection, history kept), "reconnect" (same run
+    on a new connection, history kept), "replaced" (a new run of the same id, old history dropped).
+    `removed`: machines removed as a consequence (clean-on-connect, the `max_clients` cap); a
+    replaced machine's id is not listed (it is still there, as a new history).
+    """
+
+    mach_id: str
+    kind: SchemaKind
+    removed: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    """What a batch of transition messages did."""
+
+    # machine id -> how many messages were appended (in arrival order)
+    added: dict[str, int] = field(default_factory=dict)
+    unknown: int = 0  # for a machine without a schema
+    conn_mismatch: int = 0  # from a connection that is not the machine's current one
+    invalid: int = 0  # malformed messages
+    errors: list[str] = field(default_factory=list)  # the first few reasons for `invalid`
+    # connection id -> the first reason one of its messages was malformed (to close it)
+    bad_conns: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.added.values())
+
+    @property
+    def dropped(self) -> int:
+        return self.unknown + self.conn_mismatch + self.invalid
+
+
+class Session:
+    """Every machine the debugger knows, by id (insertion order = oldest first)."""
+
+    def __init__(
+        self,
+        *,
+        clean_on_connect: bool = True,
+        max_clients: int = 5000,
+        max_mem_bytes: int = 1000 * 2**20,
+        log_ops_ttl_ns: int = 3600 * 10**9,
+        recorder: Recorder | None = None,
+    ) -> None:
+        self.machines: dict[str, MachineHistory] = {}
+        self.clean_on_connect = clean_on_connect
+        self.max_clients = max_clients
+        self.max_mem_bytes = max_mem_bytes
+        self.log_ops_ttl_ns = log_ops_ttl_ns
+        self.recorder = recorder
+
+    @classmethod
+    def from_config(cls, cfg: Config, recorder: Recorder | None = None) -> Session:
+        return cls(
+            clean_on_connect=cfg.clean_on_connect,
+            max_clients=cfg.max_clients,
+            max_mem_bytes=cfg.max_mem * 2**20,
+            log_ops_ttl_ns=int(cfg.log_ops_ttl * 10**9),
+            recorder=recorder,
+        )
+
+    # connections ------------------------------------------------------------------------------------
+
+    def on_schema(
+        self, schema: SchemaMsg, conn_id: str, now_ns: int | None = None
+    ) -> SchemaOutcome:
+        """A schema arrived over connection `conn_id` (spec §3.5 plus the session-token rule)."""
+        now = now_ns or time.time_ns()
+        old = self.machines.get(schema.id)
+        removed: list[str] = []
+        kind: SchemaKind
+        if old is not None and old.conn_id == conn_id and not old.from_file:
+            old.set_schema(schema)
+            old.connected = True
+            kind = "schema_change"
+        elif old is not None and not old.from_file and old.token and old.token == schema.token:
+            old.set_schema(schema)
+            old.conn_id = conn_id
+            old.connected = True
+            old.last_activity_ns = now
+            kind = "reconnect"
+        else:
+            existed = old is not None
+            if self.clean_on_connect:
+                live = [m for m in self.machines.values() if not m.from_file]
+                if live and not any(m.connected for m in live):
+                    for m in live:
+                        if m.id != schema.id:
+                            removed.append(m.id)
+                        del self.machines[m.id]
+            kind = "replaced" if existed else "new"
+            self.machines.pop(schema.id, None)
+            h = MachineHistory(schema, conn_id, connected=True)
+            h.last_activity_ns = now
+            self.machines[schema.id] = h
+            removed.extend(self._enforce_max_clients(schema.id))
+        if self.recorder is not None:
+            if kind != "schema_change":
+                self.recorder.write_connect(conn_id, schema.id, now)
+            self.recorder.write_schema(schema, conn_id, now)
+        return SchemaOutcome(schema.id, kind, tuple(removed))
+
+    def _enforce_max_clients(self, new_id: str) -> list[str]:
+        out: list[str] = []
+        while len(self.machines) > self.max_clients > 0:
+            victims = [m for m in self.machines.values() if m.id != new_id]
+            if not victims:
+                break
+            victim = min(victims, key=lambda m: (m.connected, m.last_activity_ns))
+            del self.machines[victim.id]
+            out.append(victim.id)
+        return out
+
+    def on_disconnect(self, conn_id: str, now_ns: int | None = None) -> str | None:
+        """Connection `conn_id` closed: its machine stays, greyed, with its full history.
+
+        Returns the machine id marked disconnected (the first one, should a connection have
+        carried several), or None when no connected machine uses it (e.g. it reconnected on a new
+        connection already).
+        """
+        first: str | None = None
+        for m in self.machines.values():
+            if m.connected and m.conn_id == conn_id and not m.from_file:
+                m.connected = False
+                if self.recorder is not None:
+                    self.recorder.write_disconnect(conn_id, m.id, now_ns or time.time_ns())
+                if first is None:
+                    first = m.id
+        return first
+
+    def remove(self, mach_id: str) -> None:
+        """Forget a machine and its history (no-op when unknown)."""
+        self.machines.pop(mach_id, None)
+
+    # transitions ------------------------------------------------------------------------------------
+
+    def on_txs(self, batch: Sequence[tuple[str, TxMsg | bytes]], now_ns: int) -> BatchOutcome:
+        """Append a batch of (conn id, message) pairs in arrival order.
+
+        Messages without a receive time get `now_ns`. A `bytes` item is one packed tx map (stored
+        as is, decoded once here). Nothing is raised for bad input: it is counted in the outcome.
+        """
+        out = BatchOutcome()
+        added = out.added
+        machines = self.machines
+        rec = self.recorder
+        for conn_id, item in batch:
+            try:
+                if isinstance(item, bytes):
+                    try:
+                        d = unpackb(item)
+                    except Exception:  # unpack_tx below says why
+                        d = None
+                    if type(d) is not dict:
+                        d = unpack_tx(item)
+                    raw: bytes | None = item
+                else:
+                    d = item.to_wire()
+                    raw = None
+                mid = d.get("m")
+                h = machines.get(mid) if type(mid) is str else None
+                if h is None:
+                    if type(mid) is str:
+                        out.unknown += 1
+                    else:
+                        raise MessageError("tx: missing key 'm'")
+                    continue
+                if h.conn_id != conn_id or h.from_file:
+                    out.conn_mismatch += 1
+                    continue
+                info = h.append_wire(d, raw, now_ns)
+            except MessageError as err:
+                out.invalid += 1
+                out.bad_conns.setdefault(conn_id, str(err))
+                if len(out.errors) < _MAX_ERRORS_KEPT:
+                    out.errors.append(f"conn {conn_id}: {err}")
+                continue
+            added[h.id] = added.get(h.id, 0) + 1
+            if rec is not None:
+                rec.write_tx(conn_id, raw if raw is not None else h.raw(-1), info.time_ns)
+        return out
+
+    def load(self, machines: Iterable[tuple[SchemaMsg, Iterable[TxMsg | bytes]]]) -> list[str]:
+        """Add machines read from a file: disconnected, conn id = machine id, never cleaned on connect.
+
+        A machine id already present is replaced. `PackedTxs` (what recordings return) are stored
+        without decoding. Returns the ids loaded, in order. Raises `MessageError` for a malformed
+        message (nothing of that machine is kept).
+        """
+        ids: list[str] = []
+        for schema, txs in machines:
+            h = MachineHistory(schema, schema.id, connected=False, from_file=True)
+            if isinstance(txs, PackedTxs):
+                for raw, t in txs.packed():
+                    d = unpack_tx(raw)
+                    d["time"] = t
+                    h.append_wire(d, raw, t)
+            else:
+                for tx in txs:
+                    h.append(tx)
+            h.last_activity_ns = h.info(-1).time_ns if len(h) else 0
+            self.machines.pop(schema.id, None)
+            self.machines[schema.id] = h
+            ids.append(schema.id)
+        return ids
+
+    # memory -----------------------------------------------------------------------------------------
+
+    @property
+    def stored_bytes(self) -> int:
+        """Estimated memory of every stored transition (what `max_mem_bytes` budgets)."""
+        return sum(m.stored_bytes for m in self.machines.values())
+
+    @property
+    def over_budget(self) -> bool:
+        return self.stored_bytes > self.max_mem_bytes
+
+    def gc(self, keep: Mapping[str, int], now_ns: int | None = None) -> dict[str, int]:
+        """Bring the stored bytes under `max_mem_bytes` (spec §6.4), never dropping a kept tx.
+
+        Phase 1: for every machine (oldest first), transitions older than the ops-log TTL lose their
+        log entries above level 2. Phase 2 (max 100 rounds while still over): every machine drops
+        the oldest half of its transitions, but never `keep[id]` (the selected one); disconnected
+        machines left with fewer than 300 are removed (connected ones are kept: their next
+        messages would otherwise be refused). Returns, per machine, how many transitions were
+        dropped from the front; a removed machine counts all of them and is gone from `machines`.
+        Indexes of the remaining transitions shift down by that count.
+        """
+        dropped: dict[str, int] = {}
+        budget = self.max_mem_bytes
+        over = self.stored_bytes - budget
+        if over <= 0:
+            return dropped
+        now = now_ns or time.time_ns()
+        cutoff = now - self.log_ops_ttl_ns
+        for m in list(self.machines.values()):
+            over -= m.trim_ops_logs(cutoff, keep.get(m.id), over)
+            if over <= 0:
+                return dropped
+        kept = dict(keep)
+        for _ in range(_GC_ROUNDS):
+            if self.stored_bytes <= budget:
+                break
+            progress = False
+            for m in list(self.machines.values()):
+                k = kept.get(m.id)
+                n = len(m) // 2
+                if k is not None:
+                    n = min(n, max(k, 0))
+                if n:
+                    m.drop_front(n)
+                    dropped[m.id] = dropped.get(m.id, 0) + n
+                    if k is not None:
+                        kept[m.id] = k - n
+                    progress = True
+                if len(m) < GC_MIN_TXS and m.id not in kept and not m.connected:
+                    dropped[m.id] = dropped.get(m.id, 0) + len(m)
+                    del self.machines[m.id]
+                    progress = True
+            if not progress:
+                break
+        return dropped

@@ -1,0 +1,353 @@
+"""The `.amdbg` recording format (design.md §4; byte layout in docs/protocol.md).
+
+    magic  b"AMDBG\\0"   u16be version (1)
+    chunk* u32be length | u32be crc32(payload) | payload = zlib(msgpack array of records)
+
+Records are msgpack arrays `[kind, time_ns, conn_id, body]`:
+
+    0 SCHEMA      body = the schema's wire map (`SchemaMsg.to_wire`)
+    1 TX          body = the packed tx map (bin), as received; its receive time is `time_ns`
+    2 CONNECT     body = machine id (a machine got a new connection; its SCHEMA follows)
+    3 DISCONNECT  body = machine id
+    4 META        body = {"app": "am-dbg", "version": ...} (first record of a file)
+
+A live `RecordingWriter` flushes a chunk at least every second (and when a chunk grows large, and
+on close), so a crash loses at most the last second. `read_amdbg` keeps every complete chunk before
+the first damaged or missing byte, and says what was lost; a newer format version is refused.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import struct
+import sys
+import threading
+import time
+import zlib
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import msgpack
+
+from am_dbg import __version__
+from am_dbg.model.derive import check_tx, unpack_tx
+from am_dbg.model.packed import PackedTxs
+from am_dbg.recordings.errors import RecordingError
+from am_rpc.dbg.protocol import MessageError, SchemaMsg, TxMsg
+
+__all__ = [
+    "FORMAT",
+    "MAGIC",
+    "VERSION",
+    "AmdbgRead",
+    "RecordingWriter",
+    "read_amdbg",
+]
+
+MAGIC = b"AMDBG\0"
+VERSION = 1
+FORMAT = f"amdbg/{VERSION}"
+HEADER = struct.Struct(">6sH")
+CHUNK_HEAD = struct.Struct(">II")
+# A chunk longer than this is a damaged length field, not data (the writer cuts at ~1 MiB).
+MAX_CHUNK = 256 * 2**20
+
+SCHEMA, TX, CONNECT, DISCONNECT, META = range(5)
+
+
+class RecordingWriter:
+    """Appends records to an `.amdbg` file; a background thread flushes a chunk every second.
+
+    Thread-safe; the `write_*` calls only append to a list (no I/O), so they can be called from
+    the ingest loop. The file is valid (header + complete chunks) after every flush. A failing
+    write (disk full) stops the recording: `error` says why, it is printed once on stderr, and
+    ingest goes on.
+    """
+
+    def __init__(
+        self,
+        path: str | PathLike[str],
+        *,
+        flush_interval: float = 1.0,
+        chunk_bytes: int = 2**20,
+        background: bool = True,
+        app_version: str = "",
+    ) -> None:
+        self.path = Path(path)
+        self.flush_interval = flush_interval
+        self.chunk_bytes = chunk_bytes
+        self.error: str | None = None
+        self.chunks = 0
+        self.records = 0
+        self.txs = 0
+        self._pending: list[list[Any]] = []
+        self._pending_bytes = 0
+        self._lock = threading.Lock()  # guards _pending
+        self._io_lock = threading.Lock()  # serialises chunk writes
+        self._closed = False
+        self._wake = threading.Event()
+        try:
+            self._f: BinaryIO = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+            self._f.write(HEADER.pack(MAGIC, VERSION))
+        except OSError as err:
+            raise RecordingError(f"cannot record to {str(path)!r}: {err.strerror or err}") from None
+        meta = {"app": "am-dbg", "version": app_version or __version__}
+        self._append([META, time.time_ns(), "", meta], 64)
+        self.flush()
+        self._thread: threading.Thread | None = None
+        atexit.register(self.close)  # a normal interpreter exit completes the recording
+        if background:
+            self._thread = threading.Thread(
+                target=self._run, name=f"amdbg-writer:{self.path.name}", daemon=True
+            )
+            self._thread.start()
+
+    # records ---------------------------------------------------------------------------------------
+
+    def write_schema(self, schema: SchemaMsg, conn_id: str, time_ns: int) -> None:
+        self._append([SCHEMA, time_ns, conn_id, schema.to_wire()], 256 + 32 * len(schema.states))
+
+    def write_tx(self, conn_id: str, tx: TxMsg | bytes, time_ns: int) -> None:
+        raw = tx if isinstance(tx, bytes) else msgpack.packb(tx.to_wire())
+        self.txs += 1
+        self._append([TX, time_ns, conn_id, raw], len(raw) + 24)
+
+    def write_connect(self, conn_id: str, mach_id: str, time_ns: int) -> None:
+        self._append([CONNECT, time_ns, conn_id, mach_id], 32 + len(mach_id))
+
+    def write_disconnect(self, conn_id: str, mach_id: str, time_ns: int) -> None:
+        self._append([DISCONNECT, time_ns, conn_id, mach_id], 32 + len(mach_id))
+
+    def _append(self, rec: list[Any], size: int) -> None:
+        if self._closed or self.error is not None:
+            return
+        with self._lock:
+            self._pending.append(rec)
+            self._pending_bytes += size
+            full = self._pending_bytes >= self.chunk_bytes
+        if full:
+            if self._thread is not None:
+                self._wake.set()
+            else:
+                self.flush()
+
+    # chunks ----------------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write what is pending as one chunk (no-op when nothing is)."""
+        with self._io_lock:
+            with self._lock:
+                recs, self._pending = self._pending, []
+                self._pending_bytes = 0
+            if not recs or self.error is not None:
+                return
+            payload = zlib.compress(msgpack.packb(recs), 6)
+            try:
+                self._f.write(CHUNK_HEAD.pack(len(payload), zlib.crc32(payload)) + payload)
+                self._f.flush()
+            except (OSError, ValueError) as err:
+                self.error = f"recording to {str(self.path)!r} stopped: {err}"
+                print(f"am-dbg: {self.error}", file=sys.stderr)
+                return
+            self.chunks += 1
+            self.records += len(recs)
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            self.flush()
+
+    def close(self) -> None:
+        """Flush everything and close the file (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        atexit.unregister(self.close)
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.flush()
+        with self._io_lock:
+            try:
+                self._f.flush()
+                os.fsync(self._f.fileno())
+            except (OSError, ValueError):
+                pass
+            try:
+                self._f.close()
+            except OSError:  # what a failed write left in the buffer (already reported)
+                pass
+
+    def __enter__(self) -> RecordingWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# reading -------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Mach:
+    schema: SchemaMsg
+    conn_id: str
+    txs: PackedTxs = field(default_factory=PackedTxs)
+    connected: bool = True
+
+
+@dataclass(slots=True)
+class AmdbgRead:
+    """What a recording holds, resolved with the debugger's connection rules (spec §3.5)."""
+
+    machines: list[tuple[SchemaMsg, PackedTxs]]
+    disconnected: dict[str, bool]
+    warnings: list[str]
+    chunks: int = 0  # complete chunks read
+    damaged: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class _Replay:
+    """Applies records in order: schema change / reconnect (token) / restart, like `Session`."""
+
+    def __init__(self) -> None:
+        self.machs: dict[str, _Mach] = {}
+        self.txs = 0
+        self.skipped = 0  # transitions of no known machine or a stale connection
+        self.bad = 0  # malformed records
+        self.first_bad = ""
+        self.meta: dict[str, Any] = {}
+
+    def apply(self, rec: Any) -> None:
+        try:
+            kind, t, conn, body = rec
+            if type(kind) is not int or type(t) is not int or type(conn) is not str:
+                raise MessageError("record: expected [kind, time_ns, conn_id, body]")
+            if kind == TX:
+                if type(body) is not bytes:
+                    raise MessageError("tx record: body is not bytes")
+                self._tx(conn, body, t)
+            elif kind == SCHEMA:
+                self._schema(SchemaMsg.from_wire(body), conn)
+            elif kind == DISCONNECT:
+                m = self.machs.get(body)
+                if m is not None and m.conn_id == conn:
+                    m.connected = False
+            elif kind == META and isinstance(body, dict):
+                self.meta = body
+            # CONNECT: the SCHEMA record that follows applies the rules; unknown kinds: newer
+            # writers of the same version may add informational records.
+        except (MessageError, ValueError, TypeError) as err:
+            self.bad += 1
+            if not self.first_bad:
+                self.first_bad = str(err)
+
+    def _schema(self, schema: SchemaMsg, conn: str) -> None:
+        old = self.machs.get(schema.id)
+        if old is not None and (
+            old.conn_id == conn or (old.schema.token and old.schema.token == schema.token)
+        ):
+            old.schema = schema
+            old.conn_id = conn
+            old.connected = True
+            return
+        self.machs.pop(schema.id, None)  # a new run replaces the old history (as live)
+        self.machs[schema.id] = _Mach(schema, conn)
+
+    def _tx(self, conn: str, raw: bytes, t: int) -> None:
+        d = unpack_tx(raw)
+        m = self.machs.get(d.get("m"))  # type: ignore[arg-type]
+        if m is None or m.conn_id != conn:
+            self.skipped += 1
+            return
+        check_tx(d)
+        m.txs.append_checked(raw, d, t)
+        self.txs += 1
+
+
+def read_amdbg(path: str | PathLike[str], data: bytes | None = None) -> AmdbgRead:
+    """Read an `.amdbg` recording, keeping every complete chunk before any damage.
+
+    Raises `RecordingError` when nothing can be read (not a recording, a newer version, no
+    header); damage after the header is a warning in the result, never an exception.
+    """
+    name = str(path)
+    if data is None:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as err:
+            raise RecordingError(f"cannot read {name!r}: {err.strerror or err}") from None
+    if len(data) < HEADER.size:
+        if data and MAGIC.startswith(data[: len(MAGIC)]):
+            raise RecordingError(f"recording {name!r} is truncated inside its header")
+        raise RecordingError(f"{name!r} is not an am-dbg recording (no AMDBG header)")
+    magic, version = HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise RecordingError(f"{name!r} is not an am-dbg recording (no AMDBG header)")
+    if version > VERSION:
+        raise RecordingError(
+            f"recording {name!r} has format version {version}, this am-dbg reads version "
+            f"{VERSION} only; upgrade am-dbg to open it"
+        )
+    if version < 1:
+        raise RecordingError(f"recording {name!r} has an invalid format version {version}")
+    replay = _Replay()
+    warnings: list[str] = []
+    pos = HEADER.size
+    chunk = 0
+    damage = ""
+    while pos < len(data):
+        left = len(data) - pos
+        if left < CHUNK_HEAD.size:
+            damage = f"chunk {chunk + 1} incomplete: {left} of {CHUNK_HEAD.size} header bytes"
+            break
+        length, crc = CHUNK_HEAD.unpack_from(data, pos)
+        if length > MAX_CHUNK:
+            damage = f"chunk {chunk + 1} damaged: impossible length {length:,}"
+            break
+        body = data[pos + CHUNK_HEAD.size : pos + CHUNK_HEAD.size + length]
+        if len(body) < length:
+            damage = f"chunk {chunk + 1} incomplete: {len(body):,} of {length:,} bytes"
+            break
+        if zlib.crc32(body) != crc:
+            damage = f"chunk {chunk + 1} damaged: checksum mismatch"
+            break
+        try:
+            records = msgpack.unpackb(zlib.decompress(body), raw=False)
+            if type(records) is not list:
+                raise ValueError("not an array of records")
+        except Exception as err:  # zlib / msgpack raise several types
+            damage = f"chunk {chunk + 1} damaged: {err}"
+            break
+        for rec in records:
+            replay.apply(rec)
+        chunk += 1
+        pos += CHUNK_HEAD.size + length
+    if damage:
+        warnings.append(
+            f"recording {name!r} is truncated after {replay.txs:,} transitions ({damage}); "
+            f"loaded what was intact, {len(data) - pos:,} bytes skipped"
+        )
+    if replay.bad:
+        warnings.append(
+            f"recording {name!r}: {replay.bad:,} malformed records skipped "
+            f"(first: {replay.first_bad})"
+        )
+    if replay.skipped:
+        warnings.append(
+            f"recording {name!r}: {replay.skipped:,} transitions of unknown machines skipped"
+        )
+    machs = replay.machs.values()
+    return AmdbgRead(
+        machines=[(m.schema, m.txs) for m in machs],
+        disconnected={m.schema.id: not m.connected for m in machs},
+        warnings=warnings,
+        chunks=chunk,
+        damaged=bool(damage),
+        meta=replay.meta,
+    )

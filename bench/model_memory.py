@@ -1,0 +1,117 @@
+"""Memory per stored transition in the history model (issue 5 target: <= 1.5 KiB, 20 states).
+
+Builds realistic transitions of a 20-state machine (steps, log and pre-log lines, args), feeds them
+to a `Session` as packed bytes (what the ingest server hands over) and measures the traced memory
+the session holds per transition with tracemalloc. Prints the figure and the ratio to the target.
+
+    .venv/bin/python bench/model_memory.py [N]
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+import tracemalloc
+
+import msgpack
+
+from am_dbg.model.session import Session
+from am_rpc.dbg.protocol import LogEntry, SchemaMsg, StateDef, Step, TxMsg
+
+TARGET = 1536
+N_STATES = 20
+
+
+def make_txs(n: int, mid: str = "worker-1", seed: int = 1) -> tuple[SchemaMsg, list[bytes]]:
+    rnd = random.Random(seed)
+    names = (*(f"State{i:02d}" for i in range(N_STATES - 2)), "ErrNetwork", "Exception")
+    schema = SchemaMsg(
+        id=mid, states_index=names, states={n: StateDef() for n in names}, token="tok"
+    )
+    clocks = [rnd.randrange(0, 400) for _ in range(N_STATES)]
+    out = []
+    qt = 1000
+    for i in range(n):
+        called = rnd.sample(range(N_STATES - 2), 2)
+        for c in called:
+            clocks[c] += 1
+        qt += 1
+        steps = tuple(
+            Step(
+                type=rnd.choice((1, 2, 4, 8, 32)),
+                from_idx=rnd.randrange(-1, N_STATES),
+                to_idx=rnd.randrange(N_STATES),
+                rel_type=rnd.randrange(4),
+                is_final=rnd.random() < 0.5,
+                is_enter=rnd.random() < 0.5,
+            )
+            for _ in range(8)
+        )
+        a, b = (names[c] for c in called)
+        log = (
+            LogEntry(2, f"[state] +{a} -{b}"),
+            LogEntry(3, f"[handler:{i % 7}] {a}Enter"),
+            LogEntry(3, f"[handler:{i % 7}] {a}State"),
+            LogEntry(4, f"[add] {a} (source=worker-1/{i:08x})"),
+        )
+        pre = (LogEntry(1, f"[extern] processed job {i}"),)
+        msg = TxMsg(
+            mach_id=mid,
+            id=f"{rnd.getrandbits(64):016x}",
+            clocks=tuple(clocks),
+            type=0,
+            called=tuple(called),
+            queue_tick=qt,
+            queue_len=rnd.randrange(3),
+            steps=steps,
+            log=log,
+            pre_log=pre,
+            args={"job": str(i)},
+        )
+        out.append(msgpack.packb(msg.to_wire()))
+    return schema, out
+
+
+def measure(n: int) -> tuple[float, float, float]:
+    """Returns (bytes per stored tx, mean packed size, ingest µs per tx)."""
+    schema, raws = make_txs(n)
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    s = Session()
+    s.on_schema(schema, "c1")
+    t0 = time.perf_counter()
+    for k in range(0, n, 500):
+        s.on_txs([("c1", r) for r in raws[k : k + 500]], now_ns=time.time_ns())
+    dt = time.perf_counter() - t0
+    used = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    # the packed bytes were allocated before tracing started: add what the model keeps of them
+    raw_total = sum(len(r) + 33 for r in raws)
+    assert len(s.machines[schema.id]) == n
+    print(f"model's own estimate (Session.stored_bytes): {s.stored_bytes / n:.0f} B per tx")
+    return (used + raw_total) / n, sum(map(len, raws)) / n, dt / n * 1e6
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 50_000
+    per_tx, packed, _ = measure(n)
+    schema, raws = make_txs(n)
+    t0 = time.perf_counter()
+    for r in raws:
+        msgpack.unpackb(r)
+    decode = (time.perf_counter() - t0) / n * 1e6
+    s = Session()
+    s.on_schema(schema, "c1")
+    t0 = time.perf_counter()
+    for k in range(0, n, 500):
+        s.on_txs([("c1", r) for r in raws[k : k + 500]], now_ns=time.time_ns())
+    ingest = (time.perf_counter() - t0) / n * 1e6
+    print(f"transitions: {n}, packed size: {packed:.0f} B")
+    print(f"memory per stored tx: {per_tx:.0f} B ({per_tx / TARGET:.2f}x the 1.5 KiB target)")
+    print(f"model ingest: {ingest:.1f} us/tx; msgpack decode alone: {decode:.1f} us/tx")
+    print(f"decode / ingest ratio: {decode / ingest:.2f}")
+
+
+if __name__ == "__main__":
+    main()
