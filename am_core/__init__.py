@@ -29,7 +29,7 @@ from .errors import (
     StateMissingError,
     StateUnknownError,
 )
-from .event import Event
+from .event import Event, ctx_to_ev, ev_to_ctx
 from .exception_handler import ExceptionHandler
 from .forks import NoLoopError
 from .helpers import (
@@ -141,6 +141,8 @@ __all__ = [
     "add1_sync_blocking",
     "add_sync",
     "add_sync_blocking",
+    "ctx_to_ev",
+    "ev_to_ctx",
     "group_when1",
     "healthcheck",
     "is_active_tick",

@@ -75,3 +75,23 @@ class Event:
 
     def __repr__(self) -> str:
         return f"Event({self.name!r}, mach={self.machine_id!r})"
+
+
+def ev_to_ctx(ctx: Ctx | None, e: Event) -> Ctx:
+    """A child context carrying the event ``e`` (Go's ``EvToCtx``)."""
+    from .ctx import Ctx as _Ctx
+
+    return _Ctx(ctx, value={"event": e})
+
+
+def ctx_to_ev(ctx: Ctx | None) -> Event | None:
+    """The event carried by ``ctx`` or one of its parents (``ev_to_ctx``, state contexts)."""
+    c = ctx
+    while c is not None:
+        v = c.value
+        if isinstance(v, dict):
+            ev = v.get("event")
+            if isinstance(ev, Event):
+                return ev
+        c = c.parent()
+    return None

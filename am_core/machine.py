@@ -13,7 +13,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .clock import Clock, Time
 from .ctx import Ctx
@@ -33,7 +33,7 @@ from .schema import EXCEPTION, parse_schema
 from .semlogger import ArgsMapper, SemLogger, args_suffix
 from .subscriptions import Subscriptions, WaitingMixin
 from .tracer import tracer_hooks
-from .transition import Transition
+from .transition import NO_ENTRIES, Transition
 from .types import (
     ARG_EXCEPTION,
     MUTATION_STR,
@@ -50,9 +50,6 @@ from .types import (
     State,
 )
 
-if TYPE_CHECKING:
-    pass
-
 EXECUTED = Result.EXECUTED
 CANCELED = Result.CANCELED
 QUEUED = Result.QUEUED
@@ -65,6 +62,7 @@ _CHANGES = int(LogLevel.CHANGES)
 _OPS = int(LogLevel.OPS)
 _EVERY = int(LogLevel.EVERYTHING)
 _NO_DEDUP_PREFIXES = ("[pipe-", "[ctx", "[when")
+_get_ident = threading.get_ident
 
 StatesArg = str | Iterable[str]
 
@@ -95,7 +93,17 @@ def _listify(states: StatesArg) -> list[str]:
 
 
 class Machine(WaitingMixin):
-    """A relational state machine. See design.md §2 for the API contract."""
+    """A relational state machine (spec core-semantics.md; API contract: design.md §2).
+
+    Keyword options are Go's ``Opts`` in snake_case: ``id``, ``ctx`` (parent context: cancelling
+    it disposes the machine, or adds ``Disposing`` when defined), ``log_level``, ``tracers``,
+    ``parent`` / ``parent_id``, ``tags``, ``queue_limit`` (1000), ``handler_timeout`` (1 s; 0 =
+    off), ``dont_panic_to_exception``, ``dont_log_id``, ``dont_log_stack_trace``, ``detect_eval``,
+    ``resolver`` (a factory ``fn(machine) -> resolver``), ``log_args`` (an args mapper), ``loop``.
+
+    Mutations run synchronously in the calling thread when the machine is idle and are queued
+    (returning their queue tick) from handlers or while another thread drains the queue.
+    """
 
     def __init__(
         self,
@@ -191,6 +199,10 @@ class Machine(WaitingMixin):
         self._auto_states: list[str] = []
         self._plans: dict[Any, Any] = {}
         self._custom_resolver = resolver is not None
+        # memoise resolution plans (also replaying steps/logs when those are on); tests turn
+        # this off to compare against the full resolution
+        self._memo = resolver is None
+        self._log_capture: list[tuple[int, str]] | None = None
         self._resolver: Any = resolver(self) if resolver is not None else DefaultResolver(self)
         self._fast = False
         self._refresh_fast()
@@ -268,9 +280,15 @@ class Machine(WaitingMixin):
         if level > self._log_level:
             return
         entry = LogEntry(level, msg)
+        cap = self._log_capture
+        if cap is not None and self._proc_thread == _get_ident():
+            cap.append((level, msg))
         tx = self._tx
         if tx is not None and not tx.is_completed:
-            tx.log_entries.append(entry)
+            if tx.log_entries is NO_ENTRIES:
+                tx.log_entries = [entry]
+            else:
+                tx.log_entries.append(entry)
         else:
             buf = self._pre_log
             if not (buf and buf[-1].text == msg and not msg.startswith(_NO_DEDUP_PREFIXES)):
@@ -413,7 +431,7 @@ class Machine(WaitingMixin):
                 # fast path: an idle machine runs the mutation directly (same ticks as
                 # append + pop), then drains whatever its handlers queued
                 self._processing = True
-                self._proc_thread = threading.get_ident()
+                self._proc_thread = _get_ident()
                 self._queue_tick += 1
                 mut.queue_tick = self._queue_tick
                 if self._log_level >= _OPS:
@@ -432,29 +450,30 @@ class Machine(WaitingMixin):
                 tx = Transition(self, mut)
                 r = tx.run()
                 subs = self._subs
-                if tx.is_accepted and not mut.is_check:
+                if subs.active and tx.is_accepted and not mut.is_check:
                     subs.on_transition_end(tx)
-                with lock:
-                    if not self._queue:
-                        self._tx = None
-                        self._processing = False
-                        self._proc_thread = 0
-                        done = True
-                    else:
-                        done = False
             except BaseException:
                 with lock:
                     self._tx = None
                     self._processing = False
                     self._proc_thread = 0
                 raise
-            if not done:
-                self._drain(None)
+            if self._queue:
+                self._drain(None)  # mutations queued by its handlers (we still drain)
+                return r
+            # Release without the lock, then re-check: a thread that appended meanwhile saw us
+            # draining and returned "queued", so it relies on this check (GIL-ordered writes).
+            self._tx = None
+            self._proc_thread = 0
+            self._processing = False
+            if self._queue:
+                self._process_queue()
                 return r
             if self._traced:
                 for h in self._hooks["queue_end"]:
                     h(self)
-            subs.on_queue_end()
+            if subs.active:
+                subs.on_queue_end()
             if self._dispose_pending:
                 self._dispose_pending = False
                 self._finish_dispose()
@@ -521,7 +540,7 @@ class Machine(WaitingMixin):
                 if mut.is_check:
                     if mut.done_event is not None:
                         mut.done_event.set()
-                elif tx.is_accepted:
+                elif subs.active and tx.is_accepted:
                     subs.on_transition_end(tx)
                 mut = None
         except BaseException:
@@ -533,7 +552,8 @@ class Machine(WaitingMixin):
         if self._traced:
             for h in self._hooks["queue_end"]:
                 h(self)
-        subs.on_queue_end()
+        if subs.active:
+            subs.on_queue_end()
         if self._dispose_pending:
             self._dispose_pending = False
             self._finish_dispose()
@@ -542,6 +562,7 @@ class Machine(WaitingMixin):
     def _run_eval(self, mut: Mutation) -> None:
         if self._log_level >= _OPS:
             self._log(_OPS, f"[eval] {mut.eval_source}")
+        mut.args["ran"] = True
         try:
             if mut.eval_fn is not None:
                 mut.eval_fn()
@@ -749,8 +770,11 @@ class Machine(WaitingMixin):
         called = self._parse_called([state, EXCEPTION])
         self._err = err
         trace = ""
-        if self.log_stack_trace and err.__traceback__ is not None:
-            trace = "".join(traceback.format_exception(err))
+        if self.log_stack_trace:
+            if err.__traceback__ is not None:
+                trace = "".join(traceback.format_exception(err))
+            else:  # a fresh error: the caller's stack, like Go's debug.Stack()
+                trace = "".join(traceback.format_stack()[:-2])
         if self._on_error is not None:
             self._on_error(self, err)
         a = dict(args) if args else {}
@@ -828,7 +852,7 @@ class Machine(WaitingMixin):
             mut.canceled = True
             self._eval_timed_out(source)
             return False
-        return not (ctx is not None and ctx.done() and mut.canceled)
+        return bool(mut.args.get("ran"))  # False when skipped (ctx done, disposed)
 
     def _eval_timed_out(self, source: str) -> None:
         self._err_internal.append(EvalTimeoutError(source))
@@ -1362,8 +1386,13 @@ class Machine(WaitingMixin):
         with self._lock:
             self._bindings = []
             self._rebuild_table()
+            dropped = list(self._queue)
             self._queue.clear()
             self._pending = 0
+        for m in dropped:  # release callers blocked on pending evals / checks
+            m.canceled = True
+            if m.done_event is not None:
+                m.done_event.set()
         self._subs.on_dispose()
         for fn in self._on_dispose:
             fn(self._id, self._ctx)

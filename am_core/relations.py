@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import RelationError, StateMissingError
+from .errors import StateMissingError
 from .types import LogLevel, MutationType, Relation, Schema, Step, StepType
 
 if TYPE_CHECKING:
@@ -218,8 +218,15 @@ class DefaultResolver:
     def new_auto_mutation(self) -> list[str]:
         """Inactive auto states not blocked by an active state's Remove, in state-index order."""
         mach = self.mach
+        memo = mach._log_level < _EVERY
+        if memo:
+            # depends only on the active states (and the schema, which clears the memo)
+            key = ("auto", mach._active)
+            got = mach._plans.get(key)
+            if got is not None:
+                return list(got)
         schema = mach._schema
-        active = set(mach._active)
+        active = mach._active_set
         out: list[str] = []
         for name in mach._auto_states:
             if name in active:
@@ -230,6 +237,8 @@ class DefaultResolver:
                     mach._log(_EVERY, f"[auto:rel:remove] {name} by {' '.join(blockers)}")
                 continue
             out.append(name)
+        if memo:
+            mach._plans[key] = tuple(out)
         return out
 
     # -- introspection
@@ -274,6 +283,3 @@ class DefaultResolver:
             if state in st.add or state in st.require or state in st.remove or state in st.after:
                 out.append(n)
         return out
-
-
-__all__ = ["DefaultResolver", "RelationError"]

@@ -6,6 +6,7 @@ import builtins
 import random
 import time
 import traceback
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .clock import Time, TimeIndex
@@ -40,7 +41,9 @@ _DEC = int(LogLevel.DECISIONS)
 _EVERY = int(LogLevel.EVERYTHING)
 EXCEPTION = "Exception"
 _EMPTY: frozenset[str] = frozenset()
-_NO_ENTRIES: list[LogEntry] = []  # shared, never appended to
+# shared empty lists: a transition replaces them before recording anything (never appended to)
+NO_ENTRIES: list[LogEntry] = []
+NO_STEPS: list[Step] = []
 
 # handler kinds
 K_EXIT, K_ENTER, K_SELF, K_PAIR, K_ANY_ENTER, K_END, K_STATE, K_ANY_STATE = range(8)
@@ -56,6 +59,7 @@ class Plan:
     __slots__ = (
         "accepted",
         "applied",
+        "auto_pairs",
         "deltas",
         "enters",
         "exits",
@@ -65,6 +69,8 @@ class Plan:
         "new_active",
         "new_active_set",
         "not_accepted",
+        "res_logs",
+        "res_steps",
         "state_log",
         "target",
     )
@@ -86,12 +92,17 @@ class Plan:
         # filtered handler calls (name, kind, from, to), built per handler-table version
         self.neg: list[tuple[str, int, str, str]] = []
         self.finals: list[tuple[str, int, str, str]] = []
+        # auto txs: state-state handler names that exist, (name, before, target), per table version
+        self.auto_pairs: list[tuple[str, str, str]] | None = None
         # precomputed application (non-auto): tick deltas by index, new active tuple/set
         self.applied = False
         self.deltas: list[tuple[int, int]] = []
         self.new_active: tuple[str, ...] = ()
         self.new_active_set: frozenset[str] = frozenset()
         self.state_log = ""
+        # with steps/logging on: what resolution recorded, replayed on a memo hit
+        self.res_steps: tuple[Step, ...] = ()
+        self.res_logs: tuple[tuple[int, str], ...] = ()
 
 
 class Transition:
@@ -128,9 +139,10 @@ class Transition:
         self.machine = mach
         self.mutation = mut
         self._id: str | None = None
-        self.steps: list[Step] = []
-        self.log_entries: list[LogEntry] = []
-        self.pre_log_entries: list[LogEntry] = _NO_ENTRIES
+        # shared empty lists until something is recorded (see Machine._log)
+        self.steps: list[Step] = NO_STEPS
+        self.log_entries: list[LogEntry] = NO_ENTRIES
+        self.pre_log_entries: list[LogEntry] = NO_ENTRIES
         self.queue_len = 0
         self.queue_tick = mach._queue_tick
         self.is_completed = False
@@ -169,8 +181,15 @@ class Transition:
                 self._rec_handlers = True
             else:
                 self._rec_steps = self._rec_handlers = steps_on
+            if steps_on:
+                self.steps = []
             self._log_header(lvl)
-            plan = self._resolve()
+            if mach._memo:
+                rec = (self._rec_steps, self._rec_handlers)
+                mkey: Any = (before, tuple(called), mut.type, mut.is_auto, mut.is_check, lvl, rec)
+                plan = self._recorded(mkey, self._resolve)
+            else:
+                plan = self._resolve()
         self._plan = plan
         self.target = list(plan.target) if mut.is_auto else plan.target
         self.is_accepted = plan.accepted
@@ -337,6 +356,34 @@ class Transition:
         exits, enters = self._exits_enters(target)
         return Plan(target, accepted, not_accepted, exits, enters)
 
+    def _recorded(self, key: Any, resolve: Callable[[], Plan]) -> Plan:
+        """Memoised resolution with steps/logging on: replay what the first run recorded."""
+        mach = self.machine
+        plan: Plan | None = mach._plans.get(key)
+        if plan is not None:
+            if plan.res_steps:
+                if self.steps is NO_STEPS:
+                    self.steps = list(plan.res_steps)
+                else:
+                    self.steps.extend(plan.res_steps)
+            for level, msg in plan.res_logs:
+                mach._log(level, msg)
+            return plan
+        n0 = len(self.steps)
+        cap: list[tuple[int, str]] = []
+        mach._log_capture = cap
+        try:
+            plan = resolve()
+        finally:
+            mach._log_capture = None
+        plan.res_steps = tuple(self.steps[n0:])
+        plan.res_logs = tuple(cap)
+        plans = mach._plans
+        if len(plans) > 4096:
+            plans.clear()
+        plans[key] = plan
+        return plan
+
     def _setup_accepted(self, target: list[str]) -> tuple[bool, list[str]]:
         mut = self.mutation
         if mut.type == _REMOVE:
@@ -448,9 +495,22 @@ class Transition:
                 cs = set(self.target)
                 clean = [c for c in mut.called if c in cs]
                 if not mach._fast:
+                    # Go resolves an auto tx twice: steps and logs appear twice, keep that
                     self._called_set = set(mut.called)
-                    self.target = mach._resolver.target_states(self, [*clean, *mach._active])
-                    self.exits, self.enters = self._exits_enters(self.target)
+
+                    def second() -> Plan:
+                        tgt = mach._resolver.target_states(self, [*clean, *mach._active])
+                        return Plan(tgt, True, [], *self._exits_enters(tgt))
+
+                    if mach._memo:
+                        rec = (self._rec_steps, self._rec_handlers)
+                        called_t = tuple(mut.called)
+                        key2: Any = (self.before, tuple(clean), called_t, "auto2", lvl, rec)
+                        got2 = self._recorded(key2, second)
+                    else:
+                        got2 = second()
+                    self.target = list(got2.target)
+                    self.exits, self.enters = got2.exits, got2.enters
                 elif len(clean) != len(mut.called):
                     # memoised second resolution of an auto tx (Add of rejected states dropped)
                     key = (self.before, tuple(clean), _ADD, True, 2)
@@ -478,14 +538,15 @@ class Transition:
                 else:
                     changed = mach._set_active_states(mut.called, self.target, is_auto, mut.args)
                 self._ta = mach._ticks[:]
-                if is_auto:
-                    bset = self._before_set
-                    activated = [s for s in mach._active if s not in bset]
-                    aset = mach._active_set
-                    deactivated = [s for s in self.before if s not in aset]
-                else:
-                    activated, deactivated = self.enters, self.exits
-                subs.on_states_applied(self, activated, deactivated)
+                if subs.active:  # checked after applying: see subscriptions.py
+                    if is_auto:
+                        bset = self._before_set
+                        activated = [s for s in mach._active if s not in bset]
+                        aset = mach._active_set
+                        deactivated = [s for s in self.before if s not in aset]
+                    else:
+                        activated, deactivated = self.enters, self.exits
+                    subs.on_states_applied(self, activated, deactivated)
                 if traced:
                     for h in hooks["transition_finals"]:
                         h(self)
@@ -529,8 +590,6 @@ class Transition:
 
         if mach._pre_log:
             self.pre_log_entries = mach._take_pre_log()
-        else:
-            self.pre_log_entries = []
         self.queue_len = len(mach._queue)
         self.is_completed = True
         if traced:
@@ -633,21 +692,42 @@ class Transition:
             if res is CANCELED:
                 return CANCELED  # [quirk] the last self handler's result wins
         # state-state
-        for b in self.before:
-            for a in list(self.target) if is_auto else self.target:
-                if a == b:
+        plan = self._plan
+        if is_auto and not every and mach._fast:
+            # memoised per plan and handler table: only the pairs that have handlers
+            if plan.auto_pairs is None or plan.flat_ver != mach._table_ver:
+                plan.auto_pairs = [
+                    (b + a, b, a)
+                    for b in self.before
+                    for a in plan.target
+                    if a != b and (b + a) in mach._table
+                ]
+                plan.flat_ver = mach._table_ver
+            tgt = self.target
+            for n, b, a in plan.auto_pairs:
+                if a not in tgt:
                     continue
-                n = b + a
-                fns = get(n)
-                if not fns and not every:
-                    continue
-                if is_auto and a not in self.target:
-                    continue
-                if not call(n, fns or (), K_PAIR, b, a):
-                    if is_auto and schema[a].auto:
-                        self.target.remove(a)
+                if not call(n, get(n, ()), K_PAIR, b, a):
+                    if schema[a].auto:
+                        tgt.remove(a)
                         continue
                     return CANCELED
+        else:
+            for b in self.before:
+                for a in list(self.target) if is_auto else self.target:
+                    if a == b:
+                        continue
+                    n = b + a
+                    fns = get(n)
+                    if not fns and not every:
+                        continue
+                    if is_auto and a not in self.target:
+                        continue
+                    if not call(n, fns or (), K_PAIR, b, a):
+                        if is_auto and schema[a].auto:
+                            self.target.remove(a)
+                            continue
+                        return CANCELED
         if is_auto and not self.target:
             return CANCELED
         fns = get("AnyEnter")
@@ -705,15 +785,15 @@ class Transition:
         if not fns:
             return True
         step = self._rec_handlers  # recorded once, after the first call (Go's order)
-        is_final = kind >= K_END
         ev = Event(name, mach, self, self.mutation.args)
-        hooks = mach._hooks
+        traced = mach._traced
         timeout = mach.handler_timeout
         for b, fn in fns:
             if lvl >= _OPS:
                 mach._log(_OPS, f"[handler:{b.num}] {name}")
-            for h in hooks["handler_start"]:
-                h(self, b.id, name)
+            if traced:
+                for h in mach._hooks["handler_start"]:
+                    h(self, b.id, name)
             t0 = _perf()
             try:
                 ret = fn(ev)
@@ -722,26 +802,28 @@ class Transition:
                     self._handler_step(kind, frm, to)
                 if not mach.panic_to_exception:
                     raise
-                for h in hooks["handler_end"]:
-                    h(self, b.id, name)
+                if traced:
+                    for h in mach._hooks["handler_end"]:
+                        h(self, b.id, name)
                 self._on_exception(err, name, kind, to)
                 return False
             elapsed = _perf() - t0
             if step:
                 step = False
                 self._handler_step(kind, frm, to)
-            for h in hooks["handler_end"]:
-                h(self, b.id, name)
+            if traced:
+                for h in mach._hooks["handler_end"]:
+                    h(self, b.id, name)
             if lvl >= _EVERY:
                 mach._log(_EVERY, f"[handler:end] {name} from {b.id}")
             if timeout and elapsed > timeout:
                 if lvl >= _OPS:
                     mach._log(_OPS, f"[cancel] ({' '.join(self.target)}) by timeout")
                 mach._err_internal.append(HandlerTimeoutError(f"{name} from {b.id}"))
-                if is_final:
+                if kind >= K_END:
                     self._panic_state = (kind, to)
                 return False
-            if ret is False and not is_final:
+            if ret is False and kind < K_END:
                 if lvl >= _OPS:
                     tag = "[cancel:self]" if kind == K_SELF else "[cancel]"
                     mach._log(_OPS, f"{tag} ({' '.join(self.target)}) by {name}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 if TYPE_CHECKING:
     from .ctx import Ctx
@@ -241,17 +241,18 @@ class S(list[str]):
             return -1
 
 
-@dataclass(frozen=True, slots=True)
-class LogEntry:
-    """One emitted log line (without the ``[id5] `` prefix)."""
+class LogEntry(NamedTuple):
+    """One emitted log line (without the ``[id5] `` prefix); an immutable named tuple."""
 
     level: int
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One relation-resolution or handler step of a transition (debugger data)."""
+class Step(NamedTuple):
+    """One relation-resolution or handler step of a transition (debugger data).
+
+    An immutable named tuple (cheap to create: transitions with steps on make dozens).
+    """
 
     type: StepType
     from_state: str = ""

@@ -209,3 +209,21 @@ def test_require_order_auto_chain_in_one_tx() -> None:
     m.add1("Start")
     assert [tx.is_auto() for tx in t.txs] == [False, True]
     assert m.active_states() == ["Start", "D", "B", "C", "A"]
+
+
+def test_self_handler_quirk_last_rejection_cancels_auto_tx() -> None:
+    """[quirk] the self phase returns the last self handler's result: AA rejecting cancels all."""
+    m, _, t = M({"A": State(auto=True), "B": State(auto=True, require=["S"]), "S": State()})
+    m.add1("S")  # one auto tx activates A and B
+    assert m.is_(["A", "B", "S"])
+
+    class H:
+        def AA(self, e: Event) -> bool:
+            tx = e.transition()
+            return not (tx is not None and tx.is_auto())
+
+    m.handlers_bind(H())
+    m.remove1("B")  # no self handlers in a remove; the auto tx re-adding B runs AA -> rejects
+    last = t.txs[-1]
+    assert last.is_auto() and not last.is_accepted
+    assert not m.is1("B") and m.is_(["A", "S"])

@@ -191,3 +191,33 @@ def test_schema_conflict_starts_in_exception() -> None:
     m, _ = M({"A": State(require=["B"], remove=["B"]), "B": State()})
     assert m.is1("Exception") and m.tick("Exception") == 1
     assert str(m.err()) == "schema error: require-remove conflict for A to B"
+
+
+def test_exception_in_end_handler_keeps_target_applied() -> None:
+    """[quirk] a failing End handler does not roll back: the walker only matches State handlers."""
+    m, _ = M({"A": State(), "B": State()})
+    m.add1("A")
+
+    class H:
+        def AEnd(self, e: Event) -> None:
+            raise RuntimeError("end")
+
+    m.handlers_bind(H())
+    assert m.set("B") == Result.CANCELED
+    assert sorted(m.active_states()) == ["B", "Exception"]
+    assert m.clock() == {"A": 2, "B": 1, "Exception": 1}
+
+
+def test_exception_in_exception_called_tx_does_not_nest() -> None:
+    m, _ = M({"A": State()})
+    calls: list[str] = []
+
+    class H:
+        def ExceptionEnter(self, e: Event) -> None:
+            calls.append("enter")
+            raise RuntimeError("nested")
+
+    m.handlers_bind(H())
+    assert m.add_err(ValueError("orig")) == Result.CANCELED
+    assert calls == ["enter"] and not m.is_err()
+    assert str(m.err()) == "orig"  # the handler's exception is not stored: no nesting

@@ -139,3 +139,23 @@ def test_require_order_auto_tx() -> None:
     )
     assert log == ["StartEnter", "AnyEnter", "StartState", "AnyState", *expected_auto]
     assert m.active_states() == ["Start", "D", "B", "C", "A"]
+
+
+def test_is_reflects_before_in_negotiation_and_target_in_finals() -> None:
+    m = Machine({"A": State(), "B": State()}, id="t")
+    m.add1("A")
+    seen: dict[str, list[str]] = {}
+
+    class H:
+        def BEnter(self, e: object) -> None:
+            seen["negotiation"] = m.active_states()
+
+        def AExit(self, e: object) -> None:
+            assert m.is1("A")
+
+        def BState(self, e: object) -> None:
+            seen["final"] = m.active_states()
+
+    m.handlers_bind(H())
+    m.set("B")
+    assert seen == {"negotiation": ["A"], "final": ["B"]}

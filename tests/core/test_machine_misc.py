@@ -286,3 +286,19 @@ def test_concurrent_mutations_from_threads() -> None:
     assert m.queue_len() == 0
     # every add of a multi state re-activates it: 1 + 2 * (n - 1)
     assert m.tick("C") == 1 + 2 * (n_threads * per - 1)
+
+
+def test_event_in_context() -> None:
+    m = Machine({"A": State()}, id="evctx")
+    got: list[object] = []
+
+    class H:
+        def AState(self, e: Event) -> None:
+            ctx = am_core.ev_to_ctx(Ctx(), e)
+            child = Ctx(ctx)
+            got.append(am_core.ctx_to_ev(child) is e)
+            got.append(am_core.ctx_to_ev(Ctx()))
+
+    m.handlers_bind(H())
+    m.add1("A")
+    assert got == [True, None]

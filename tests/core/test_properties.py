@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from am_core import LastTxTracer, Machine, Result, State, Transition
 
 NAMES = ["A", "B", "C", "D", "E", "F"]
-OPS = ["add", "remove", "set", "toggle"]
+OPS = ["add", "remove", "set", "toggle", "can_add", "can_remove"]
 
 rel = st.lists(st.sampled_from(NAMES), max_size=3, unique=True)
 
@@ -118,6 +118,7 @@ def test_memoised_resolution_equals_full_resolution(
     slow = Machine(schema, id="slow", log_level=5)
     slow.semlogger().set_empty(5)
     slow.semlogger().enable_steps(True)
+    slow._memo = False  # the reference: full resolution every time
     for _ in range(2):  # the second round hits the memo
         for op, states in muts:
             r1 = _apply(fast, op, states)
@@ -136,13 +137,15 @@ def test_canceled_mutation_changes_nothing(
     for op, states in muts:
         before = (list(m.time()), m.active_states())
         res = _apply(m, op, states)
-        if res == Result.CANCELED and op != "toggle":
+        if (res == Result.CANCELED and op != "toggle") or op.startswith("can_"):
             assert (list(m.time()), m.active_states()) == before
 
 
 handler_names = st.lists(
     st.one_of(
-        st.builds(lambda s, suf: s + suf, st.sampled_from(NAMES), st.sampled_from(["Enter", "Exit"])),
+        st.builds(
+            lambda s, suf: s + suf, st.sampled_from(NAMES), st.sampled_from(["Enter", "Exit"])
+        ),
         st.builds(lambda a, b: a + b, st.sampled_from(NAMES), st.sampled_from(NAMES)),
         st.just("AnyEnter"),
     ),
@@ -179,6 +182,7 @@ def test_memoised_path_equals_full_path_with_rejecting_handlers(
     slow = Machine(schema, id="slow", log_level=5)
     slow.semlogger().set_empty(5)
     slow.semlogger().enable_steps(True)
+    slow._memo = False
     fast.handlers_bind(_rejecting(rejecting, log_fast))
     slow.handlers_bind(_rejecting(rejecting, log_slow))
     for _ in range(2):
@@ -187,3 +191,46 @@ def test_memoised_path_equals_full_path_with_rejecting_handlers(
             assert fast.time() == slow.time()
             assert fast.active_states() == slow.active_states()
     assert log_fast == log_slow
+
+
+class _Record(LastTxTracer):
+    """Every finished tx as comparable data: steps, log lines, pre-log lines, clocks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[tuple[Any, ...]] = []
+
+    def transition_end(self, tx: Transition) -> None:
+        self.rows.append(
+            (
+                tuple(tx.steps),
+                tuple(e.text for e in tx.log_entries),
+                tuple(e.text for e in tx.pre_log_entries),
+                tuple(tx.time_after),
+                tx.is_accepted,
+            )
+        )
+
+
+@SETTINGS
+@given(schemas(), mutations, handler_names, st.sampled_from([3, 4, 5]))
+def test_memoised_steps_and_logs_equal_full_resolution(
+    schema: dict[str, State],
+    muts: list[tuple[str, list[str]]],
+    rejecting: list[str],
+    level: int,
+) -> None:
+    """With steps and logging on, replayed (memoised) steps and log lines equal the full ones."""
+    recs: list[_Record] = []
+    for memo in (True, False):
+        rec = _Record()
+        m = Machine(schema, id="same", log_level=level, tracers=[rec])
+        m.semlogger().set_empty(level)
+        m.semlogger().enable_steps(True)
+        m._memo = memo
+        m.handlers_bind(_rejecting(rejecting, []), id="rej")
+        for _ in range(2):
+            for op, states in muts:
+                _apply(m, op, states)
+        recs.append(rec)
+    assert recs[0].rows == recs[1].rows

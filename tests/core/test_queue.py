@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from am_core import Event, Machine, MutationType, Result, State, StateMissingError
+from am_core import Ctx, Event, Machine, MutationType, Result, State, StateMissingError
 
 
 def _abc() -> Machine:
@@ -289,3 +289,36 @@ def test_is_queued_and_will_be() -> None:
     m.handlers_bind(H())
     m.add("A")
     assert found == [(True, 0, 3), (False, -1, 0), True, True, False]
+
+
+def test_eval_times_out_while_another_thread_drains() -> None:
+    m = _abc()
+    m.eval_timeout = 0.05
+    started = threading.Event()
+    release = threading.Event()
+    ran: list[str] = []
+
+    class H:
+        def AState(self, e: Event) -> None:
+            started.set()
+            release.wait(5)
+
+    m.handlers_bind(H())
+    t = threading.Thread(target=m.add, args=("A",))
+    t.start()
+    assert started.wait(5)
+    assert m.eval("slow", lambda: ran.append("ran")) is False
+    release.set()
+    t.join(5)
+    assert ran == []  # a timed-out eval is skipped when its turn comes
+    errs = m.err_internal()
+    assert len(errs) == 1 and str(errs[0]) == "eval timeout: slow"
+
+
+def test_eval_skipped_when_its_ctx_is_done() -> None:
+    m = _abc()
+    ctx = Ctx()
+    ctx.cancel()
+    ran: list[int] = []
+    assert m.eval("ctx", lambda: ran.append(1), ctx) is False
+    assert ran == []

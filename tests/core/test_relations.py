@@ -164,3 +164,13 @@ def test_relations_of_and_between() -> None:
     assert [str(r) for r in m.relations_of("A")] == ["add", "require", "after"]
     assert [str(r) for r in m.relations_between("A", "B")] == ["add", "after"]
     assert m.relations_between("B", "A") == []
+
+
+def test_after_chain_uses_go_insertion_sort_exactly() -> None:
+    """The After comparator is not a strict order: Go's insertion sort stops early on chains."""
+    m = M({"A": State(after=["B"]), "B": State(after=["C"]), "C": State()})
+    m.add(["A", "B", "C"])
+    assert m.active_states() == ["B", "A", "C"]
+    m2 = M({"A": State(after=["B"]), "B": State(after=["A"])})
+    m2.add(["A", "B"])  # each after the other: the original order is kept
+    assert m2.active_states() == ["A", "B"]

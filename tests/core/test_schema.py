@@ -167,3 +167,21 @@ def test_groups_metadata() -> None:
     m.set_groups(groups, order)
     g, o = m.groups()
     assert o == ["self", "Basic"] and g["Basic"] == [0, 1] and g["self"] == [2, 3]
+
+
+def test_set_schema_during_transition_and_relations_of_unknown() -> None:
+    m = Machine({"A": State()}, id="s")
+    errors: list[str] = []
+
+    class H:
+        def AState(self, e: object) -> None:
+            try:
+                m.set_schema({"A": State(), "B": State()}, ["A", "B"])
+            except SchemaError as err:
+                errors.append(str(err))
+
+    m.handlers_bind(H())
+    m.add1("A")
+    assert errors == ["schema error: cannot set schema during a transition"]
+    with pytest.raises(StateMissingError, match="Nope not defined in schema for s"):
+        m.relations_of("Nope")
