@@ -1,0 +1,172 @@
+"""`am-dbg --headless`: ingest (and record, forward, convert) without a UI.
+
+- ``am-dbg --headless [--listen-addr ADDR] [--record FILE] [--exit-after S]`` listens until SIGINT,
+  SIGTERM or the timeout; the live recording flushes at least every second and is closed complete
+  on exit;
+- ``am-dbg -i FILE --headless --export-data OUT.amdbg`` converts a recording (or a Go dump) and exits.
+
+On exit it prints ``Clients: N``, ``Transitions: N`` and ``Memory: Nmb`` on stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from typing import Any
+
+from am_dbg.config import Config
+from am_dbg.model.session import Session
+from am_dbg.server.forward import Forwarder, ForwardError
+from am_dbg.server.ingest import IngestServer, ListenError
+from am_rpc.dbg.addr import split_addr
+
+__all__ = ["run_headless"]
+
+_GC_INTERVAL = 1.0
+
+
+def _err(msg: str) -> None:
+    print(f"am-dbg: {msg}", file=sys.stderr, flush=True)
+
+
+def _summary(session: Session) -> None:
+    txs = sum(len(m) for m in session.machines.values())
+    mem = session.stored_bytes // 2**20
+    print(f"Clients: {len(session.machines)}", file=sys.stderr)
+    print(f"Transitions: {txs}", file=sys.stderr)
+    print(f"Memory: {mem}mb", file=sys.stderr, flush=True)
+
+
+def _import(cfg: Config, session: Session) -> bool:
+    """Load ``-i FILE`` into the session; False (after a one-line error) when it is unreadable."""
+    from am_dbg.recordings import load
+    from am_dbg.recordings.errors import RecordingError
+
+    try:
+        result = load(cfg.import_data)
+    except (OSError, RecordingError) as err:
+        _err(f"cannot import {cfg.import_data!r}: {err}")
+        return False
+    for warning in result.warnings:
+        _err(warning)
+    session.load(result.machines)
+    return True
+
+
+def run_headless(cfg: Config) -> int:
+    """Run the headless mode; returns the process exit code."""
+    logging.basicConfig(level=logging.WARNING, format="am-dbg: %(message)s", stream=sys.stderr)
+    if cfg.export_data and not cfg.import_data:
+        _err("--export-data needs -i/--import-data in headless mode")
+        return 2
+    if cfg.import_data and cfg.export_data:
+        return _convert(cfg)
+    try:
+        return asyncio.run(_serve(cfg))
+    except KeyboardInterrupt:  # a second Ctrl-C while shutting down
+        return 130
+
+
+def _convert(cfg: Config) -> int:
+    from am_dbg.recordings import export
+    from am_dbg.recordings.errors import RecordingError
+
+    session = Session.from_config(cfg)
+    if not _import(cfg, session):
+        return 1
+    try:
+        export(session, cfg.export_data)
+    except (OSError, RecordingError) as err:
+        _err(f"cannot export to {cfg.export_data!r}: {err}")
+        return 1
+    _summary(session)
+    return 0
+
+
+async def _serve(cfg: Config) -> int:
+    recorder: Any = None
+    if cfg.record:
+        from am_dbg.recordings import RecordingError, RecordingWriter
+
+        try:
+            recorder = RecordingWriter(cfg.record)
+        except (OSError, RecordingError) as err:
+            _err(str(err))
+            return 1
+    session = Session.from_config(cfg, recorder=recorder)
+    if cfg.import_data and not _import(cfg, session):
+        if recorder is not None:
+            recorder.close()
+        return 1
+    forwarder: Forwarder | None = None
+    server: IngestServer | None = None
+    demo: Any = None
+    try:
+        if cfg.fwd_data:
+            forwarder = Forwarder(cfg.fwd_data)
+            try:
+                await forwarder.start()
+            except ForwardError as err:
+                _err(str(err))
+                return 2
+        if cfg.listen_addr:
+            host, port = split_addr(cfg.listen_addr)
+            server = IngestServer(
+                session, host=host, port=port, max_clients=cfg.max_clients, forward=forwarder
+            )
+            try:
+                await server.start()
+            except ListenError as err:
+                if not cfg.import_data:
+                    _err(str(err.strerror))
+                    return 2
+                _err(f"{err.strerror}; going on offline")
+                server = None
+            else:
+                print(f"listening on {host}:{server.port}", file=sys.stderr, flush=True)
+                if cfg.demo:
+                    from am_dbg.demo import DemoError, start_demo
+
+                    try:
+                        demo = start_demo(f"{host}:{server.port}")
+                    except DemoError as err:
+                        _err(str(err))
+                        return 2
+        if cfg.demo and demo is None:
+            _err("--demo needs the server: drop --listen-addr -1")
+            return 2
+        await _wait_for_exit(cfg, session)
+    finally:
+        if demo is not None:
+            for problem in await demo.stop_async():
+                _err(problem)
+            if server is not None:
+                await server.settle()  # what the examples flushed on exit is in the model
+        if server is not None:
+            await server.close()
+        if forwarder is not None:
+            forwarder.close()
+        if recorder is not None:
+            recorder.close()
+    _summary(session)
+    return 0
+
+
+async def _wait_for_exit(cfg: Config, session: Session) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread / platform
+            pass
+    if cfg.exit_after > 0:
+        loop.call_later(cfg.exit_after, stop.set)
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), _GC_INTERVAL)
+        except TimeoutError:
+            if session.over_budget:
+                session.gc({})

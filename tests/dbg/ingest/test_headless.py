@@ -1,0 +1,188 @@
+"""`am-dbg --headless` as a real subprocess: listening, recording, signals, SIGKILL, conversion."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from am_dbg.recordings import load
+from am_rpc.dbg import DbgTracer, connect
+
+from .machines import Produced, machine, work
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _start(*args: str) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "am_dbg", "--headless", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    m = re.fullmatch(r"listening on 127\.0\.0\.1:(\d+)\n", line)
+    assert m, f"unexpected first line {line!r}"
+    return proc, int(m.group(1))
+
+
+def _stream(port: int, n_machs: int, rounds: int) -> dict[str, tuple[Produced, DbgTracer]]:
+    out = {}
+    for k in range(n_machs):
+        m, p = machine(f"h{k}")
+        out[m.id] = (p, connect(m, f"127.0.0.1:{port}"))
+        for i in range(rounds):
+            work(m, i)
+    return out
+
+
+def _executed(txs: list) -> list[tuple[str, tuple[int, ...]]]:
+    return [(t.id, t.clocks) for t in txs if not t.is_queued]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_headless_records_everything_and_exits_cleanly_on_signals(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    rec = tmp_path / "live.amdbg"
+    proc, port = _start("--listen-addr", "127.0.0.1:0", "--record", str(rec))
+    streams = _stream(port, 3, 20)
+    assert all(t.close(5.0) for _, t in streams.values())
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    txs_total = sum(t.stats().produced for _, t in streams.values())
+    assert "Clients: 3\n" in err and f"Transitions: {txs_total}\n" in err
+    loaded = {schema.id: txs for schema, txs in load(rec).machines}
+    for mid, (produced, _) in streams.items():
+        assert _executed(loaded[mid]) == produced.txs
+
+
+def test_exit_after_stops_by_itself(tmp_path: Path) -> None:
+    proc, _ = _start("--listen-addr", "127.0.0.1:0", "--exit-after", "0.3")
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0 and "Clients: 0\n" in err and "Transitions: 0\n" in err
+
+
+def test_sigkill_of_a_recording_server_loses_at_most_the_last_second(tmp_path: Path) -> None:
+    rec = tmp_path / "killed.amdbg"
+    proc, port = _start("--listen-addr", "127.0.0.1:0", "--record", str(rec))
+    m, _ = machine("victim")
+    t = connect(m, f"127.0.0.1:{port}")
+    timeline: list[tuple[float, int]] = []  # (time, seq acked by the server)
+    stop = threading.Event()
+
+    def run() -> None:
+        i = 0
+        while not stop.is_set():
+            work(m, i)
+            i += 1
+            timeline.append((time.monotonic(), t.stats().acked))
+            time.sleep(0.002)
+
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    time.sleep(2.5)
+    proc.send_signal(signal.SIGKILL)
+    killed_at = time.monotonic()
+    proc.wait(5)
+    stop.set()
+    th.join(5)
+    t.close(0.1)
+    # everything the server had confirmed one second (+ scheduling slack) before the kill is on disk
+    safe = max(acked for ts, acked in timeline if ts <= killed_at - 1.2)
+    assert safe > 50
+    result = load(rec)
+    loaded = {schema.id: txs for schema, txs in result.machines}
+    assert len(loaded["victim"]) >= safe, result.warnings
+
+
+def test_port_in_use_is_one_line_and_exit_2() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "am_dbg", "--headless", "--listen-addr", f"127.0.0.1:{port}"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=20,
+        )
+    assert proc.returncode == 2
+    assert proc.stderr == f"am-dbg: cannot listen on 127.0.0.1:{port}: address already in use\n"
+
+
+def test_import_then_export_converts_and_exits(tmp_path: Path) -> None:
+    rec = tmp_path / "src.amdbg"
+    proc, port = _start("--listen-addr", "127.0.0.1:0", "--record", str(rec))
+    streams = _stream(port, 2, 10)
+    assert all(t.close(5.0) for _, t in streams.values())
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=10)
+    out = tmp_path / "out.amdbg"
+    conv = subprocess.run(
+        [sys.executable, "-m", "am_dbg", "-i", str(rec), "--headless", "--export-data", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=20,
+        env={**os.environ},
+    )
+    assert conv.returncode == 0, conv.stderr
+    assert "Clients: 2\n" in conv.stderr
+    a = {s.id: [x.id for x in txs] for s, txs in load(rec).machines}
+    b = {s.id: [x.id for x in txs] for s, txs in load(out).machines}
+    assert a == b and all(a.values())
+
+
+def test_port_in_use_with_import_goes_on_offline(tmp_path: Path) -> None:
+    rec = tmp_path / "src.amdbg"
+    proc, port = _start("--listen-addr", "127.0.0.1:0", "--record", str(rec))
+    streams = _stream(port, 1, 5)
+    assert all(t.close(5.0) for _, t in streams.values())
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=10)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        busy = s.getsockname()[1]
+        args = ["-i", str(rec), "--listen-addr", f"127.0.0.1:{busy}", "--exit-after", "0.2"]
+        res = subprocess.run(
+            [sys.executable, "-m", "am_dbg", "--headless", *args],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=20,
+        )
+    assert res.returncode == 0, res.stderr
+    assert "address already in use; going on offline" in res.stderr
+    assert "Clients: 1\n" in res.stderr
+
+
+def test_unreachable_forward_target_is_one_line_and_exit_2() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]  # bound, never listening: connection refused
+        args = ["--listen-addr", "127.0.0.1:0", "--fwd-data", f"127.0.0.1:{dead}"]
+        res = subprocess.run(
+            [sys.executable, "-m", "am_dbg", "--headless", *args],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=20,
+        )
+    assert res.returncode == 2
+    assert res.stderr.startswith(f"am-dbg: cannot forward to 127.0.0.1:{dead}: ")
+    assert res.stderr.count("\n") == 1
