@@ -6,13 +6,17 @@ decode, and the history keeps the packed bytes anyway. `derive()` checks the key
 cheap type checks (falling back to `TxMsg.from_wire` for the precise error); the other keys (log
 lines, args, step details) are checked by `decode()` when the message is shown, which leaves a
 malformed one out with an `[error]` line instead of losing the transition.
+
+Live ingest goes through `derive_many()`: the same checks and results for a run of messages of one
+machine, computed column by column with C-level `map`s (a Python loop per message would cost
+several times the msgpack decode); a run it is not sure of goes message by message.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from itertools import compress
-from operator import itemgetter, ne
+from itertools import accumulate, chain, compress, repeat
+from operator import and_, eq, gt, itemgetter, ne, not_, sub
 from typing import Any, NamedTuple
 
 import msgpack
@@ -21,12 +25,14 @@ from am_rpc.dbg.protocol import LogEntry, MessageError, SchemaMsg, TxMsg
 
 __all__ = [
     "HEALTH_STATES",
+    "Derived",
     "SchemaFacts",
     "TupleInterner",
     "TxInfo",
     "check_tx",
     "decode",
     "derive",
+    "derive_many",
     "unpack_tx",
 ]
 
@@ -307,3 +313,173 @@ def decode(d: dict[str, Any]) -> TxMsg:
             good[k] = d[k]
     msg = TxMsg.from_wire({**base, **good})
     return replace(msg, pre_log=(*notes, *msg.pre_log))
+
+
+class Derived(NamedTuple):
+    """What `derive_many` computed for a run of messages of one machine."""
+
+    infos: list[TxInfo]
+    ids: list[str]
+    is_err: list[bool]
+    last_clocks: tuple[int, ...]
+    max_time_ns: int
+
+
+_GET: Any = dict.get  # (typed Any: mypy's overloads of dict.get do not fit map())
+_ONES = repeat(1)  # endless: shared by every map() below, never exhausted
+_EMPTY: tuple[int, ...] = ()
+_NEW = tuple.__new__
+
+
+def _all_of(kind: type, values: Any, n: int) -> bool:
+    """Exactly `n` values, all of exactly type `kind` (no subclass: bool is not an int)."""
+    return [*map(type, values)].count(kind) == n
+
+
+def derive_many(
+    ds: list[dict[str, Any]],
+    prev_clocks: tuple[int, ...],
+    prev_sum: int,
+    facts: SchemaFacts,
+    now_ns: int,
+    interner: TupleInterner,
+) -> Derived | None:
+    """`derive()` for a run of wire maps of one machine, column by column.
+
+    Every per-message step is a C-level `map` over the run (no Python frame per message) except
+    added / removed, which visit only the messages whose clocks changed. The checks are those of
+    `derive()`, but stricter: anything unusual (a wrong type, a null, clock vectors of different
+    lengths) returns None and the caller goes message by message with `derive()`, which says why.
+    Nothing is computed from unchecked values, so a None leaves no trace.
+    """
+    n = len(ds)
+    ids = [*map(_GET, ds, repeat("id"))]
+    cs = [*map(_GET, ds, repeat("c"))]
+    ss = [*map(_GET, ds, repeat("s"), repeat(_EMPTY))]
+    steps = [*map(_GET, ds, repeat("steps"), repeat(_EMPTY))]
+    typs = [*map(_GET, ds, repeat("t"), repeat(0))]
+    qts = [*map(_GET, ds, repeat("qt"), repeat(0))]
+    mqts = [*map(_GET, ds, repeat("mqt"), repeat(0))]
+    mqks = [*map(_GET, ds, repeat("mqk"), repeat(0))]
+    accs = [*map(_GET, ds, repeat("acc"), repeat(True))]
+    autos = [*map(_GET, ds, repeat("auto"), repeat(False))]
+    chks = [*map(_GET, ds, repeat("chk"), repeat(False))]
+    qds = [*map(_GET, ds, repeat("qd"), repeat(False))]
+    if not (
+        _all_of(str, map(_GET, ds, repeat("m")), n)
+        and _all_of(str, ids, n)
+        and _all_of(list, cs, n)
+        and _all_of(int, chain(typs, qts, mqts, mqks), 4 * n)
+        and _all_of(bool, chain(accs, autos, chks, qds), 4 * n)
+    ):
+        return None
+    width = len(cs[0])
+    lens = [*map(len, cs)]
+    if lens.count(width) != n or not _all_of(int, chain.from_iterable(cs), n * width):
+        return None
+    if len(prev_clocks) != width:
+        if prev_clocks:
+            return None  # the width changed (schema change): derive() pads
+        prev_clocks = (0,) * width
+    # called: lists of ints, or the default ()
+    n_called = [*map(type, ss)].count(list)
+    if n_called != n and n_called + ss.count(_EMPTY) != n:
+        return None
+    flat_called = [*chain.from_iterable(ss)]
+    if not _all_of(int, flat_called, len(flat_called)):
+        return None
+    # steps: lists of >= 5 items whose from / to are ints, or the default ()
+    n_with = [*map(type, steps)].count(list)
+    if n_with != n and n_with + steps.count(_EMPTY) != n:
+        return None
+    flat_steps = [*chain.from_iterable(steps)]
+    if flat_steps:
+        if not _all_of(list, flat_steps, len(flat_steps)) or min(map(len, flat_steps)) < 5:
+            return None
+        froms = [*map(_FROM, flat_steps)]
+        tos = [*map(_TO, flat_steps)]
+        ends = chain(froms, tos)
+        if not _all_of(int, ends, 2 * len(froms)) or min(min(froms), min(tos)) < -1:
+            return None  # other negatives are left out of touched by derive()
+    times = [*map(_GET, ds, repeat("time"))]
+    if times.count(None) == n:
+        times = [now_ns] * n
+    else:
+        times = [t if type(t) is int and t > 0 else now_ns for t in times]
+
+    intern = interner.intern
+    sums = [*map(sum, cs)]
+    diffs = [*map(sub, sums, [prev_sum, *sums[:-1]])]
+    prevs = [list(prev_clocks), *cs[:-1]]
+    added = [_EMPTY] * n
+    removed = [_EMPTY] * n
+    span = range(width)
+    for k in compress(range(n), map(not_, map(eq, cs, prevs))):
+        cur = cs[k]
+        prev = prevs[k]
+        add_l: list[int] = []
+        rem_l: list[int] = []
+        for i in compress(span, map(ne, cur, prev)):
+            if cur[i] & 1:
+                add_l.append(i)
+            elif prev[i] & 1:
+                rem_l.append(i)
+        if add_l:
+            got = (*add_l,)
+            added[k] = intern(got, got)
+        if rem_l:
+            got = (*rem_l,)
+            removed[k] = intern(got, got)
+    called = [*map(tuple, ss)]
+    called = [*map(intern, called, called)]
+    touched = [_EMPTY] * n
+    if flat_steps:
+        offs = [0, *accumulate(map(len, steps))]
+        for k in compress(range(n), steps):
+            lo, hi = offs[k], offs[k + 1]
+            seen = {*froms[lo:hi], *tos[lo:hi]}
+            seen.discard(-1)
+            t = (*sorted(seen),)
+            touched[k] = intern(t, t)
+    err_idxs = [i for i in facts.err_idxs if i < width]
+    if err_idxs:
+        odd_cols = [map(and_, map(itemgetter(i), cs), _ONES) for i in err_idxs]
+        errs = [*map(bool, map(max, *odd_cols) if len(odd_cols) > 1 else odd_cols[0])]
+    else:
+        errs = [False] * n
+    health = facts.health_idxs
+    if health:
+        healths = [*map(and_, map(bool, called), map(health.issuperset, called))]
+    else:
+        healths = [False] * n
+    empties = [*map(and_, map(gt, accs, qds), map(not_, diffs))]
+    infos = [
+        *map(
+            _NEW,
+            repeat(TxInfo),
+            zip(
+                ids,
+                times,
+                sums,
+                diffs,
+                typs,
+                called,
+                added,
+                removed,
+                touched,
+                accs,
+                autos,
+                chks,
+                qds,
+                qts,
+                mqts,
+                mqks,
+                map(len, steps),
+                errs,
+                healths,
+                empties,
+                strict=True,
+            ),
+        )
+    ]
+    return Derived(infos, ids, errs, tuple(cs[-1]), max(times))

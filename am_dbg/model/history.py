@@ -14,12 +14,21 @@ import bisect
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from itertools import compress
 from typing import Any
 
 import msgpack
 
-from am_dbg.model.derive import SchemaFacts, TupleInterner, TxInfo, decode, derive, unpack_tx
-from am_rpc.dbg.protocol import LogEntry, SchemaMsg, TxMsg
+from am_dbg.model.derive import (
+    SchemaFacts,
+    TupleInterner,
+    TxInfo,
+    decode,
+    derive,
+    derive_many,
+    unpack_tx,
+)
+from am_rpc.dbg.protocol import LogEntry, MessageError, SchemaMsg, TxMsg
 
 __all__ = ["PER_TX_OVERHEAD", "MachineHistory", "TxInfo", "format_args", "synthetic_line"]
 
@@ -28,6 +37,8 @@ __all__ = ["PER_TX_OVERHEAD", "MachineHistory", "TxInfo", "format_args", "synthe
 PER_TX_OVERHEAD = 630
 
 _CACHE_SIZE = 128
+# Runs at least this long are derived column by column (`derive_many`); shorter ones one by one.
+_MANY_MIN = 4
 
 # Mutation types (am_core): add, remove, set.
 _ADD, _REMOVE = 0, 1
@@ -150,6 +161,45 @@ class MachineHistory:
         if info.is_err:
             self.errors.append(len(self._infos) - 1)
         return info
+
+    def extend_wire(
+        self, ds: list[dict[str, Any]], raws: list[bytes], time_ns: int
+    ) -> list[MessageError | None] | None:
+        """Store a run of messages given as wire maps with their packed bytes, in order.
+
+        The fast path derives the whole run at once (`derive_many`); a run it is not sure of goes
+        message by message through `append_wire`. Returns None when every message was stored,
+        else one entry per message: None (stored) or the `MessageError` that refused it.
+        """
+        n = len(ds)
+        if n >= _MANY_MIN:
+            got = derive_many(
+                ds, self._prev_clocks, self.newest_time_sum, self._facts, time_ns, self._intern
+            )
+            if got is not None:
+                self._intern.check()
+                start = len(self._infos)
+                pos = self._base + start
+                self._infos += got.infos
+                self._raw += raws
+                self._raw_bytes += sum(map(len, raws))
+                self._ids.update(zip(got.ids, range(pos, pos + n), strict=True))
+                self._prev_clocks = got.last_clocks
+                self.newest_time_sum = got.infos[-1].time_sum
+                if got.max_time_ns > self.last_activity_ns:
+                    self.last_activity_ns = got.max_time_ns
+                if True in got.is_err:
+                    self.errors += compress(range(start, start + n), got.is_err)
+                return None
+        out: list[MessageError | None] = []
+        for d, raw in zip(ds, raws, strict=True):
+            try:
+                self.append_wire(d, raw, time_ns)
+            except MessageError as err:
+                out.append(err)
+            else:
+                out.append(None)
+        return out
 
     def append(self, msg: TxMsg | bytes, time_ns: int = 0) -> TxInfo:
         """Store a `TxMsg` or one packed tx map; `time_ns` stamps messages without a time."""

@@ -15,12 +15,15 @@ An optional `recorder` (a live `.amdbg` writer) sees exactly what the model acce
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from itertools import compress, pairwise, repeat
+from operator import ne
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from msgpack import unpackb
+from msgpack import packb, unpackb
 
 from am_dbg.model.derive import unpack_tx
 from am_dbg.model.history import MachineHistory
@@ -36,6 +39,9 @@ __all__ = ["GC_MIN_TXS", "BatchOutcome", "Recorder", "SchemaOutcome", "Session"]
 GC_MIN_TXS = 300
 _GC_ROUNDS = 100
 _MAX_ERRORS_KEPT = 20
+_LOAD_CHUNK = 1024
+_CHUNK = 64  # decoded maps held at once: small enough to stay in the CPU cache
+_SMALL_BATCH = 4  # below this, message by message (the batch machinery costs more)
 
 SchemaKind = Literal["new", "schema_change", "reconnect", "replaced"]
 
@@ -195,46 +201,143 @@ class Session:
 
         Messages without a receive time get `now_ns`. A `bytes` item is one packed tx map (stored
         as is, decoded once here). Nothing is raised for bad input: it is counted in the outcome.
+
+        The batch is decoded in one go, then cut into runs of consecutive messages of the same
+        connection and machine; each run is stored with one `MachineHistory.extend_wire` call.
         """
         out = BatchOutcome()
-        added = out.added
-        machines = self.machines
-        rec = self.recorder
-        for conn_id, item in batch:
+        if len(batch) < _SMALL_BATCH:
+            for conn_id, item in batch:
+                self._on_tx(conn_id, item, now_ns, out)
+            return out
+        # The batch's decoded maps are thousands of live containers: with the cyclic GC on, they
+        # trigger collections that walk the whole stored history (several times the decode cost).
+        # They hold no cycles and die by refcount before the GC is back on.
+        gc_was_on = gc.isenabled()
+        gc.disable()
+        try:
+            for k in range(0, len(batch), _CHUNK):
+                self._on_txs(batch[k : k + _CHUNK], now_ns, out)
+        finally:
+            if gc_was_on:
+                gc.enable()
+        return out
+
+    def _on_txs(
+        self, batch: Sequence[tuple[str, TxMsg | bytes]], now_ns: int, out: BatchOutcome
+    ) -> None:
+        n = len(batch)
+        conns: Sequence[str]
+        conns, items = zip(*batch, strict=True)
+        ds: list[Any] | None = None
+        if [*map(type, items)].count(bytes) == n:
+            try:
+                ds = [*map(unpackb, items)]
+            except Exception:  # one bad item: decoded one by one below, which says which
+                ds = None
+            if ds is not None and [*map(type, ds)].count(dict) != n:
+                ds = None
+            raws = list(items)
+        if ds is None:
+            ds, raws, conns = self._decode_each(conns, items, out)
+            n = len(ds)
+            if not n:
+                return
+        mids = [*map(dict.get, ds, repeat("m"))]
+        keys = [*zip(conns, mids, strict=True)]
+        cuts = [0, *compress(range(1, n), map(ne, keys[1:], keys[:-1])), n]
+        for a, b in pairwise(cuts):
+            self._apply_run(conns[a], mids[a], ds[a:b], raws[a:b], now_ns, out)
+
+    def _on_tx(self, conn_id: str, item: TxMsg | bytes, now_ns: int, out: BatchOutcome) -> None:
+        """One message (small batches: the batch machinery would cost more than it saves)."""
+        try:
+            if isinstance(item, bytes):
+                d = unpack_tx(item)
+                raw = item
+            else:
+                d = item.to_wire()
+                raw = packb(d)
+            mid = d.get("m")
+            h = self.machines.get(mid) if type(mid) is str else None
+            if h is None:
+                if type(mid) is not str:
+                    raise MessageError("tx: missing key 'm'")
+                out.unknown += 1
+                return
+            if h.conn_id != conn_id or h.from_file:
+                out.conn_mismatch += 1
+                return
+            info = h.append_wire(d, raw, now_ns)
+        except MessageError as err:
+            _invalid(out, conn_id, err, 1)
+            return
+        out.added[h.id] = out.added.get(h.id, 0) + 1
+        if self.recorder is not None:
+            self.recorder.write_tx(conn_id, raw, info.time_ns)
+
+    def _decode_each(
+        self, conns: Sequence[str], items: Sequence[TxMsg | bytes], out: BatchOutcome
+    ) -> tuple[list[dict[str, Any]], list[bytes], list[str]]:
+        """Decode items one by one; the malformed ones are counted in `out` and left out."""
+        ds: list[dict[str, Any]] = []
+        raws: list[bytes] = []
+        kept: list[str] = []
+        for conn_id, item in zip(conns, items, strict=True):
             try:
                 if isinstance(item, bytes):
-                    try:
-                        d = unpackb(item)
-                    except Exception:  # unpack_tx below says why
-                        d = None
-                    if type(d) is not dict:
-                        d = unpack_tx(item)
-                    raw: bytes | None = item
+                    d = unpack_tx(item)
+                    raw = item
                 else:
                     d = item.to_wire()
-                    raw = None
-                mid = d.get("m")
-                h = machines.get(mid) if type(mid) is str else None
-                if h is None:
-                    if type(mid) is str:
-                        out.unknown += 1
-                    else:
-                        raise MessageError("tx: missing key 'm'")
-                    continue
-                if h.conn_id != conn_id or h.from_file:
-                    out.conn_mismatch += 1
-                    continue
-                info = h.append_wire(d, raw, now_ns)
+                    raw = packb(d)
             except MessageError as err:
-                out.invalid += 1
-                out.bad_conns.setdefault(conn_id, str(err))
-                if len(out.errors) < _MAX_ERRORS_KEPT:
-                    out.errors.append(f"conn {conn_id}: {err}")
+                _invalid(out, conn_id, err, 1)
                 continue
-            added[h.id] = added.get(h.id, 0) + 1
+            ds.append(d)
+            raws.append(raw)
+            kept.append(conn_id)
+        return ds, raws, kept
+
+    def _apply_run(
+        self,
+        conn_id: str,
+        mid: Any,
+        ds: list[dict[str, Any]],
+        raws: list[bytes],
+        now_ns: int,
+        out: BatchOutcome,
+    ) -> None:
+        """Store a run of messages of one connection and one machine id (`mid`, unchecked)."""
+        n = len(ds)
+        if type(mid) is not str:
+            _invalid(out, conn_id, MessageError("tx: missing key 'm'"), n)
+            return
+        h = self.machines.get(mid)
+        if h is None:
+            out.unknown += n
+            return
+        if h.conn_id != conn_id or h.from_file:
+            out.conn_mismatch += n
+            return
+        start = len(h)
+        res = h.extend_wire(ds, raws, now_ns)
+        rec = self.recorder
+        if res is None:
+            out.added[mid] = out.added.get(mid, 0) + n
             if rec is not None:
-                rec.write_tx(conn_id, raw if raw is not None else h.raw(-1), info.time_ns)
-        return out
+                for i, raw in enumerate(raws, start):
+                    rec.write_tx(conn_id, raw, h.info(i).time_ns)
+            return
+        i = start
+        for raw, err in zip(raws, res, strict=True):
+            if err is not None:
+                _invalid(out, conn_id, err, 1)
+                continue
+            out.added[mid] = out.added.get(mid, 0) + 1
+            if rec is not None:
+                rec.write_tx(conn_id, raw, h.info(i).time_ns)
+            i += 1
 
     def load(self, machines: Iterable[tuple[SchemaMsg, Iterable[TxMsg | bytes]]]) -> list[str]:
         """Add machines read from a file: disconnected, conn id = machine id, never cleaned on connect.
@@ -247,10 +350,17 @@ class Session:
         for schema, txs in machines:
             h = MachineHistory(schema, schema.id, connected=False, from_file=True)
             if isinstance(txs, PackedTxs):
+                ds: list[dict[str, Any]] = []
+                raws: list[bytes] = []
                 for raw, t in txs.packed():
                     d = unpack_tx(raw)
                     d["time"] = t
-                    h.append_wire(d, raw, t)
+                    ds.append(d)
+                    raws.append(raw)
+                    if len(ds) == _LOAD_CHUNK:
+                        _load_run(h, ds, raws)
+                        ds, raws = [], []
+                _load_run(h, ds, raws)
             else:
                 for tx in txs:
                     h.append(tx)
@@ -316,3 +426,19 @@ class Session:
             if not progress:
                 break
         return dropped
+
+
+def _invalid(out: BatchOutcome, conn_id: str, err: MessageError, n: int) -> None:
+    """Count `n` malformed messages of `conn_id` (the first reasons are kept)."""
+    out.invalid += n
+    out.bad_conns.setdefault(conn_id, str(err))
+    for _ in range(min(n, _MAX_ERRORS_KEPT - len(out.errors))):
+        out.errors.append(f"conn {conn_id}: {err}")
+
+
+def _load_run(h: MachineHistory, ds: list[dict[str, Any]], raws: list[bytes]) -> None:
+    """Store loaded messages (each carries its receive time); raise the first refusal."""
+    res = h.extend_wire(ds, raws, 0)
+    for err in res or ():
+        if err is not None:
+            raise err

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import msgpack
+import gc
 
+import msgpack
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from am_dbg.model.history import MachineHistory
 from am_dbg.model.session import Session
-from am_rpc.dbg.protocol import LogEntry, SchemaMsg, StateDef, TxMsg
+from am_rpc.dbg.protocol import LogEntry, MessageError, SchemaMsg, StateDef, TxMsg
 
 NAMES = ("Start", "Ready", "Exception")
 
@@ -241,3 +247,145 @@ def test_gc_phase_one_leaves_malformed_log_entries_alone() -> None:
     assert msg.log == ()  # the malformed list is left out when decoded, and said so
     assert any("'log'" in e.text for e in msg.pre_log)
     assert msgpack.unpackb(s.machines["a"].raw(0))["log"] == ["junk", [2, "keep"]]
+
+
+# -- the batch fast path (derive_many) against the message-by-message path (derive) ------------
+
+_W = 5
+_good_tx = st.fixed_dictionaries(
+    {
+        "c": st.lists(st.integers(0, 9), min_size=_W, max_size=_W),
+        "s": st.lists(st.integers(0, _W - 1), max_size=2),
+        "qt": st.integers(0, 50),
+    },
+    optional={
+        "t": st.integers(0, 2),
+        "acc": st.booleans(),
+        "auto": st.booleans(),
+        "qd": st.booleans(),
+        "mqt": st.integers(0, 9),
+        "steps": st.lists(
+            st.tuples(st.integers(1, 64), st.integers(-1, _W - 1), st.integers(-1, _W - 1)).map(
+                lambda t: [t[0], t[1], t[2], 0, 0]
+            ),
+            max_size=4,
+        ),
+        "time": st.integers(0, 10**6),
+        "log": st.just([[2, "[state] +A"]]),
+    },
+)
+# each breaks one rule derive() enforces (or takes its slow path: a null, another clock width)
+_BAD = [
+    {"c": [1, True, 0, 0, 0]},
+    {"c": [1, 0.5, 0, 0, 0]},
+    {"c": "nope"},
+    {"s": [True]},
+    {"s": None},
+    {"qd": 1},
+    {"acc": None},
+    {"qt": "7"},
+    {"t": False},
+    {"id": 5},
+    {"steps": [[1, 2]]},
+    {"steps": [[1, "a", 2, 0, 0]]},
+    {"steps": [[1, -3, 2, 0, 0]]},
+    {"steps": [b"\x01\x02\x03\x04\x05"]},
+    {"steps": None},
+    {"c": [1, 0, 0]},
+]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(_good_tx, min_size=1, max_size=40),
+    st.dictionaries(st.integers(0, 39), st.sampled_from(_BAD), max_size=2),
+)
+def test_batch_ingest_matches_one_by_one(goods: list, bad_at: dict) -> None:
+    """Whatever the mix, a batch stores exactly what message-by-message appends store."""
+    _check_batch_vs_one_by_one(goods, bad_at)
+
+
+@pytest.mark.parametrize("bad", _BAD)
+def test_each_malformed_kind_in_a_long_run_is_refused_alone(bad: dict) -> None:
+    goods = [
+        {"c": [i, i // 2, 0, 1, 0], "s": [i % 2], "qt": i, "steps": [[4, -1, 1, 0, 0]]}
+        for i in range(12)
+    ]
+    _check_batch_vs_one_by_one(goods, {5: bad})
+
+
+def _check_batch_vs_one_by_one(goods: list, bad_at: dict) -> None:
+    names = ("A", "B", "Healthcheck", "ErrX", "Exception")
+    sch = schema("m", "t", names)
+    raws = []
+    for i, good in enumerate(goods):
+        wire = {"m": "m", "id": f"x{i}", **good, **bad_at.get(i, {})}
+        raws.append(msgpack.packb(wire))
+    one = MachineHistory(sch, "c1")
+    refused = 0
+    for r in raws:
+        try:
+            one.append(r, time_ns=7)
+        except MessageError:
+            refused += 1
+    s = Session()
+    s.on_schema(sch, "c1")
+    out = s.on_txs([("c1", r) for r in raws], now_ns=7)
+    h = s.machines["m"]
+    assert out.invalid == refused and out.total == len(one)
+    assert list(h.infos()) == list(one.infos())
+    assert [h.raw(i) for i in range(len(h))] == [one.raw(i) for i in range(len(one))]
+    assert h.errors == one.errors and h.newest_time_sum == one.newest_time_sum
+    assert all(h.index_of(i.id) == one.index_of(i.id) for i in one.infos())
+    # and a second batch continues from the first one's last clocks
+    s.on_txs([("c1", r) for r in raws], now_ns=8)
+    for r in raws:
+        try:
+            one.append(r, time_ns=8)
+        except MessageError:
+            pass
+    assert list(h.infos()) == list(one.infos())
+
+
+def test_batch_runs_per_connection_and_machine_keep_arrival_order() -> None:
+    s = Session()
+    s.on_schema(schema("a", "t1"), "c1")
+    s.on_schema(schema("b", "t2"), "c2")
+    batch: list[tuple[str, TxMsg | bytes]] = []
+    for i in range(30):
+        batch.append(("c1", msgpack.packb(tx("a", f"a{i}", 2 * i + 1).to_wire())))
+        if i % 3 == 0:
+            batch.append(("c2", msgpack.packb(tx("b", f"b{i}", i).to_wire())))
+    batch.insert(10, ("c2", msgpack.packb(tx("a", "wrong-conn", 1).to_wire())))
+    batch.insert(20, ("c1", b"\xc1"))
+    out = s.on_txs(batch, now_ns=5)
+    assert out.added == {"a": 30, "b": 10}
+    assert (out.conn_mismatch, out.invalid, out.unknown) == (1, 1, 0)
+    assert [s.machines["a"].info(i).id for i in range(30)] == [f"a{i}" for i in range(30)]
+    assert s.machines["b"].info(9).id == "b27"
+    assert s.machines["a"].info(29).time_sum == 59
+
+
+def test_batch_ingest_leaves_the_gc_as_it_found_it() -> None:
+    s = Session()
+    s.on_schema(schema("a", "t1"), "c1")
+    raws = [msgpack.packb(tx("a", f"a{i}", 2 * i + 1).to_wire()) for i in range(100)]
+    assert gc.isenabled()
+    s.on_txs([("c1", r) for r in raws], now_ns=5)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        s.on_txs([("c1", r) for r in raws], now_ns=5)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_a_batch_of_nothing_but_garbage_is_counted_not_raised() -> None:
+    s = Session()
+    s.on_schema(schema("a", "t1"), "c1")
+    bad = [b"\xc1", msgpack.packb([1, 2]), b"\x93\x01", msgpack.packb({"id": "x"}), b""]
+    out = s.on_txs([("c1", r) for r in bad], now_ns=1)
+    assert (out.invalid, out.total) == (5, 0)
+    assert "msgpack" in out.errors[0] and any("'m'" in e for e in out.errors)
+    assert len(s.machines["a"]) == 0
