@@ -1,0 +1,125 @@
+"""The client list ("Machines", spec/debugger.md §4.3): machines nested by parent, human-sorted, each
+labelled with its state at the viewed moment (time travel) and coloured by its error status."""
+
+from __future__ import annotations
+
+from rich.style import Style
+from rich.text import Text
+
+from am_dbg.model.client_order import client_tree
+from am_dbg.model.history import MachineHistory
+from am_dbg.model.viewer import Viewer
+from am_dbg.ui.line_list import LineList
+from am_dbg.ui.theme import Palette
+
+__all__ = ["ClientList", "client_label"]
+
+_RPC_TAGS = ("rpc-client", "rpc-server", "rpc-mux", "relay")
+
+
+def _status(hist: MachineHistory, i: int) -> str:
+    """`R` (Ready) / `S` (Start) / blank, prefixed by `E` when Exception is active, after tx `i`."""
+    if i < 0:
+        return ""
+    names = hist.state_names
+    clocks = hist.clocks(i)
+
+    def active(name: str) -> bool:
+        try:
+            k = names.index(name)
+        except ValueError:
+            return False
+        return k < len(clocks) and clocks[k] % 2 == 1
+
+    out = "R" if active("Ready") else "S" if active("Start") else ""
+    return ("E" if active("Exception") else "") + out
+
+
+def client_label(
+    hist: MachineHistory, i: int, depth: int, name_w: int, pal: Palette, selected: bool
+) -> Text:
+    """`<- ><name padded> <status>|<n>[+]`, coloured by status (error now / recent / disconnected)."""
+    name = hist.id
+    room = max(3, name_w - 2 * depth)
+    if len(name) > room:
+        name = name[: room - 2] + ".."
+    n = i + 1
+    more = "+" if n < len(hist) else ""
+    status = _status(hist, i)
+    text = Text("- " * depth + name.ljust(room) + f" {status:>2}|{n}{more}")
+    if i >= 0 and hist.info(i).is_err:
+        color = pal.err
+    elif i >= 0 and hist.had_err_since(i):
+        color = pal.err_recent
+    elif hist.connected:
+        color = pal.active
+    else:
+        color = pal.grey
+    text.stylize(Style(color=color, dim=not hist.connected and color != pal.grey))
+    if selected:
+        start = 2 * depth
+        text.stylize(Style(bold=True, underline=True), start, start + len(name))
+    return text
+
+
+class ClientList(LineList):
+    """Machines; Enter or a click selects one (the app turns that into a state-machine mutation)."""
+
+    def __init__(self, viewer: Viewer, pal: Palette, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.viewer = viewer
+        self.pal = pal
+        self.order: list[tuple[str, int]] = []
+        self.hide_disconn = False
+        self.hide_rpc = False
+        self.graph_t = 0  # machine time of every listed machine at the viewed moment (Graph:t)
+        self._order_of: dict[str, str] = {}
+        self._labels: dict[str, tuple[tuple[object, ...], Text]] = {}
+        self.border_title = "Machines"
+
+    def machine_at(self, row: int) -> str | None:
+        return self.order[row][0] if 0 <= row < len(self.order) else None
+
+    def hovered(self) -> str | None:
+        return self.machine_at(self.cursor_row)
+
+    def _shown(self, hist: MachineHistory) -> bool:
+        if self.hide_disconn and not hist.connected:
+            return False
+        return not (self.hide_rpc and any(t in _RPC_TAGS for t in hist.tags))
+
+    def rebuild(self) -> None:
+        """Recompute order and labels (cheap: one clock vector per machine)."""
+        machines = self.viewer.session.machines
+        shown = {mid: h.parent_id for mid, h in machines.items() if self._shown(h)}
+        keep = self.hovered()
+        if shown != self._order_of:  # human sort + nesting only when the machine set changed
+            self._order_of = shown
+            self.order = client_tree(shown)
+            self._labels = {k: v for k, v in self._labels.items() if k in shown}
+        name_w = min(24, max((len(m) + 2 * d for m, d in self.order), default=4))
+        rows = []
+        total_t = 0
+        for mid, depth in self.order:
+            hist = machines[mid]
+            i = self.viewer.tx_at_moment(hist)
+            total_t += hist.info(i).time_sum if i >= 0 else 0
+            sel = mid == self.viewer.selected
+            key = (id(hist), i, i + 1 < len(hist), hist.connected, sel, depth, name_w)
+            label = self._labels.get(mid)
+            if label is None or label[0] != key:  # decoding a clock vector is the costly part
+                label = (key, client_label(hist, i, depth, name_w, self.pal, sel))
+                self._labels[mid] = label
+            rows.append(label[1])
+        cursor = None
+        target = keep if keep in shown else self.viewer.selected
+        for row, (mid, _) in enumerate(self.order):
+            if mid == target:
+                cursor = row
+        self.graph_t = total_t
+        newest_t = sum(h.newest_time_sum for h in machines.values())
+        self.border_title = f"Machines:{len(self.order)} T:{newest_t}"
+        self.set_rows(rows, cursor)
+
+    def on_row_clicked(self, row: int) -> None:
+        self.post_message(self.Activated(self, row))
