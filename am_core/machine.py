@@ -29,11 +29,11 @@ from .errors import (
 from .event import Event
 from .handlers import Binding, HandlerFn, HandlerTable, build_table, candidate_names, sanitize_id
 from .relations import DefaultResolver
-from .schema import EXCEPTION, parse_schema
+from .schema import EXCEPTION, inspect_states, parse_schema, string_all
 from .semlogger import ArgsMapper, SemLogger, args_suffix
 from .subscriptions import Subscriptions, WaitingMixin
 from .tracer import tracer_hooks
-from .transition import NO_ENTRIES, Transition
+from .transition import NO_ENTRIES, Transition, changes_log, state_changes
 from .types import (
     ARG_EXCEPTION,
     MUTATION_STR,
@@ -338,27 +338,19 @@ class Machine(WaitingMixin):
         """Apply ``target`` as the active states, ticking clocks; log ``[state]``. True if changed."""
         ticks = self._ticks
         idx = self._idx
-        schema = self._schema
-        prev = self._active
-        prev_set = self._active_set
-        tset = frozenset(target)
-        removed = [s for s in prev if s not in tset]
+        removed, added, reticked = state_changes(
+            self._active, self._active_set, target, called, self._schema, is_auto
+        )
         for s in removed:
             ticks[idx[s]] += 1
-        added: list[str] = []
-        reticked: list[str] = []
-        for s in target:
-            if s not in prev_set:
-                ticks[idx[s]] += 1
-                added.append(s)
-            elif not is_auto and s in called and schema[s].multi:
-                ticks[idx[s]] += 2
-                reticked.append(s)
+        for s in added:
+            ticks[idx[s]] += 1
+        for s in reticked:
+            ticks[idx[s]] += 2
         self._active = tuple(target)
-        self._active_set = tset
+        self._active_set = frozenset(target)
         if self._log_level >= _CHANGES:
-            parts = [f"+{s}" for s in added] + [f"+{s}" for s in reticked]
-            parts += [f"-{s}" for s in removed]
+            parts = changes_log(removed, added, reticked)
             if self._log_level >= _EVERY:
                 ch = set(added) | set(reticked)
                 parts += [s for s in target if s not in ch]
@@ -372,52 +364,61 @@ class Machine(WaitingMixin):
     def _enqueue(self, mut: Mutation) -> Result | None:
         """Append a mutation (tick, log, tracers). Returns EXECUTED for a suppressed duplicate."""
         with self._lock:
-            q = self._queue
-            if q and not mut.args:
-                schema = self._schema
-                if not any(schema[s].multi for s in mut.called):
-                    cs = set(mut.called)
-                    n = len(mut.called)
-                    for m in q:
-                        if (
-                            m.type == mut.type
-                            and not m.is_check
-                            and not m.args
-                            and len(m.called) == n
-                            and set(m.called) == cs
-                        ):
-                            if self._log_level >= _OPS:
-                                self._log(
-                                    _OPS,
-                                    f"[queue:skipped] Duplicate detected for "
-                                    f"[{MUTATION_STR[mut.type]}] {' '.join(mut.called)}",
-                                )
-                            return EXECUTED
+            if self._queued_twin(mut):
+                if self._log_level >= _OPS:
+                    self._log(
+                        _OPS,
+                        f"[queue:skipped] Duplicate detected for "
+                        f"[{MUTATION_STR[mut.type]}] {' '.join(mut.called)}",
+                    )
+                return EXECUTED
             self._pending += 1
             mut.queue_tick = self._queue_tick + self._pending
-            if self._log_level >= _OPS:
-                self._log(
-                    _OPS,
-                    f"[queue:{MUTATION_STR[mut.type]}] {' '.join(mut.called)}"
-                    f"{self._args_suffix(mut.args)}",
-                )
-            if self._breakpoints:
-                self._check_breakpoints(mut)
-            for h in self._hooks["mutation_queued"]:
-                h(self, mut)
-            q.append(mut)
+            self._announce(mut)
+            self._queue.append(mut)
         return None
+
+    def _queued_twin(self, mut: Mutation) -> bool:
+        """An equal mutation (type, called states; no args, no multi state) is already queued."""
+        q = self._queue
+        if not q or mut.args:
+            return False
+        schema = self._schema
+        if any(schema[s].multi for s in mut.called):
+            return False
+        cs = set(mut.called)
+        n = len(mut.called)
+        return any(
+            m.type == mut.type
+            and not m.is_check
+            and not m.args
+            and len(m.called) == n
+            and set(m.called) == cs
+            for m in q
+        )
+
+    def _mut_log(self, tag: str, mut: Mutation) -> None:
+        """``[queue:add] A B (args)``-style line at the OPS level."""
+        self._log(
+            _OPS,
+            f"[{tag}:{MUTATION_STR[mut.type]}] {' '.join(mut.called)}{self._args_suffix(mut.args)}",
+        )
+
+    def _announce(self, mut: Mutation) -> None:
+        """A mutation got its queue tick: log it, check breakpoints, tell tracers."""
+        if self._log_level >= _OPS:
+            self._mut_log("queue", mut)
+        if self._breakpoints:
+            self._check_breakpoints(mut)
+        for h in self._hooks["mutation_queued"]:
+            h(self, mut)
 
     def _prepend(self, mut: Mutation) -> None:
         with self._lock:
             mut.queue_tick = 0
             if mut.type != _EVAL:
                 if self._log_level >= _OPS and not mut.is_auto:
-                    self._log(
-                        _OPS,
-                        f"[prepend:{MUTATION_STR[mut.type]}] {' '.join(mut.called)}"
-                        f"{self._args_suffix(mut.args)}",
-                    )
+                    self._mut_log("prepend", mut)
                 for h in self._hooks["mutation_queued"]:
                     h(self, mut)
             self._queue.appendleft(mut)
@@ -434,17 +435,8 @@ class Machine(WaitingMixin):
                 self._proc_thread = _get_ident()
                 self._queue_tick += 1
                 mut.queue_tick = self._queue_tick
-                if self._log_level >= _OPS:
-                    self._log(
-                        _OPS,
-                        f"[queue:{MUTATION_STR[mut.type]}] {' '.join(mut.called)}"
-                        f"{self._args_suffix(mut.args)}",
-                    )
-                if self._breakpoints:
-                    self._check_breakpoints(mut)
-                if self._traced:
-                    for h in self._hooks["mutation_queued"]:
-                        h(self, mut)
+                if self._traced or self._breakpoints or self._log_level >= _OPS:
+                    self._announce(mut)
         if idle:
             try:
                 tx = Transition(self, mut)
@@ -454,9 +446,7 @@ class Machine(WaitingMixin):
                     subs.on_transition_end(tx)
             except BaseException:
                 with lock:
-                    self._tx = None
-                    self._processing = False
-                    self._proc_thread = 0
+                    self._stop_processing()
                 raise
             if self._queue:
                 self._drain(None)  # mutations queued by its handlers (we still drain)
@@ -469,14 +459,8 @@ class Machine(WaitingMixin):
             if self._queue:
                 self._process_queue()
                 return r
-            if self._traced:
-                for h in self._hooks["queue_end"]:
-                    h(self)
-            if subs.active:
-                subs.on_queue_end()
-            if self._dispose_pending:
-                self._dispose_pending = False
-                self._finish_dispose()
+            if self._traced or subs.active or self._dispose_pending:
+                self._queue_ended()
             return r
         dup = self._enqueue(mut)
         if dup is not None:
@@ -514,9 +498,7 @@ class Machine(WaitingMixin):
                 if mut is None:
                     with lock:
                         if not q:
-                            self._tx = None
-                            self._processing = False
-                            self._proc_thread = 0
+                            self._stop_processing()
                             break
                         mut = q.popleft()
                         if mut.queue_tick > 0:
@@ -545,19 +527,27 @@ class Machine(WaitingMixin):
                 mut = None
         except BaseException:
             with lock:
-                self._tx = None
-                self._processing = False
-                self._proc_thread = 0
+                self._stop_processing()
             raise
+        self._queue_ended()
+        return first if first is not None else CANCELED
+
+    def _stop_processing(self) -> None:
+        """Give up the processing flag (the caller holds the lock)."""
+        self._tx = None
+        self._processing = False
+        self._proc_thread = 0
+
+    def _queue_ended(self) -> None:
+        """The queue drained: ``queue_end`` tracers, ``when_queue_ends`` waiters, a late dispose."""
         if self._traced:
             for h in self._hooks["queue_end"]:
                 h(self)
-        if subs.active:
-            subs.on_queue_end()
+        if self._subs.active:
+            self._subs.on_queue_end()
         if self._dispose_pending:
             self._dispose_pending = False
             self._finish_dispose()
-        return first if first is not None else CANCELED
 
     def _run_eval(self, mut: Mutation) -> None:
         if self._log_level >= _OPS:
@@ -611,12 +601,7 @@ class Machine(WaitingMixin):
             EXCEPTION in lst and EXCEPTION in self._active_set
         ):
             return CANCELED
-        if (
-            not self._queue
-            and self._tx is not None
-            and self._processing
-            and not any(s in self._active_set for s in lst)
-        ):
+        if self._remove_is_noop(lst):
             return EXECUTED
         called = self._parse_called(lst)
         return self._run(Mutation(_REMOVE, called, args if args is not None else {}))
@@ -672,18 +657,41 @@ class Machine(WaitingMixin):
         mtime = sum(m._ticks) if m is not None else 0
         return MutSource(event.machine_id, event.transition_id, mtime)
 
+    def _refuses(self) -> bool:
+        """A new mutation is refused: disposing, in handler backoff or the queue is full."""
+        return bool(
+            self._disposing
+            or (self._backoff_until and self._in_backoff())
+            or len(self._queue) >= self.queue_limit
+        )
+
+    def _remove_is_noop(self, states: list[str]) -> bool:
+        """From a handler with nothing queued, removing only inactive states changes nothing."""
+        return (
+            not self._queue
+            and self._tx is not None
+            and self._processing
+            and not any(s in self._active_set for s in states)
+        )
+
+    def _ev_run(
+        self, typ: MutationType, event: Event | None, states: StatesArg, args: dict[str, Any] | None
+    ) -> Result:
+        """``ev_add`` / ``ev_remove``: a full queue refuses even ``Exception`` (as Go's Ev*)."""
+        if self._refuses():
+            return CANCELED
+        lst = _listify(states)
+        if typ is _REMOVE and self._remove_is_noop(lst):
+            return EXECUTED
+        mut = Mutation(typ, self._parse_called(lst), args if args is not None else {})
+        mut.source = self._ev_source(event)
+        return self._run(mut)
+
     def ev_add(
         self, event: Event | None, states: StatesArg, args: dict[str, Any] | None = None
     ) -> Result:
         """``add`` recording the source transition of ``event``."""
-        if self._disposing or (self._backoff_until and self._in_backoff()):
-            return CANCELED
-        if len(self._queue) >= self.queue_limit:
-            return CANCELED
-        called = self._parse_called(states)
-        mut = Mutation(_ADD, called, args if args is not None else {})
-        mut.source = self._ev_source(event)
-        return self._run(mut)
+        return self._ev_run(_ADD, event, states, args)
 
     def ev_add1(
         self, event: Event | None, state: str, args: dict[str, Any] | None = None
@@ -693,22 +701,7 @@ class Machine(WaitingMixin):
     def ev_remove(
         self, event: Event | None, states: StatesArg, args: dict[str, Any] | None = None
     ) -> Result:
-        if self._disposing or (self._backoff_until and self._in_backoff()):
-            return CANCELED
-        if len(self._queue) >= self.queue_limit:
-            return CANCELED
-        lst = _listify(states)
-        if (
-            not self._queue
-            and self._tx is not None
-            and self._processing
-            and not any(s in self._active_set for s in lst)
-        ):
-            return EXECUTED
-        called = self._parse_called(lst)
-        mut = Mutation(_REMOVE, called, args if args is not None else {})
-        mut.source = self._ev_source(event)
-        return self._run(mut)
+        return self._ev_run(_REMOVE, event, states, args)
 
     def ev_remove1(
         self, event: Event | None, state: str, args: dict[str, Any] | None = None
@@ -761,11 +754,7 @@ class Machine(WaitingMixin):
         err: BaseException | None,
         args: dict[str, Any] | None,
     ) -> Result:
-        if self._disposing or (self._backoff_until and self._in_backoff()):
-            return CANCELED
-        if len(self._queue) >= self.queue_limit:
-            return CANCELED
-        if err is None or type(err) is asyncio.CancelledError:
+        if self._refuses() or err is None or type(err) is asyncio.CancelledError:
             return CANCELED
         called = self._parse_called([state, EXCEPTION])
         self._err = err
@@ -802,12 +791,9 @@ class Machine(WaitingMixin):
         if self._disposing or (self._backoff_until and self._in_backoff()):
             return CANCELED
         called = self._parse_called(states)
-        mut = Mutation(typ, called, args if args is not None else {}, is_check=True)
-        self._prepend(mut)
-        res = self._process_queue()
-        if res is None:
-            return QUEUED
-        return res
+        return self.prepend_mut(
+            Mutation(typ, called, args if args is not None else {}, is_check=True)
+        )
 
     def can_add(self, states: StatesArg, args: dict[str, Any] | None = None) -> Result:
         """Dry-run an add: relations and negotiation handlers, nothing applied (spec §3.7)."""
@@ -1412,33 +1398,12 @@ class Machine(WaitingMixin):
 
     def string_all(self) -> builtins.str:
         """``(A:1 B:1) [C:0 D:0 Exception:0]``."""
-        act = self._active_set
-        on = [f"{n}:{self._ticks[i]}" for i, n in enumerate(self._names) if n in act]
-        off = [f"{n}:{self._ticks[i]}" for i, n in enumerate(self._names) if n not in act]
-        return f"({' '.join(on)}) [{' '.join(off)}]"
+        return string_all(self._names, self._ticks, self._active_set)
 
     def inspect(self, states: StatesArg | None = None) -> builtins.str:
         names = self._names if states is None else _listify(states)
-        out: list[builtins.str] = []
-        for n in names:
-            st = self._schema.get(n)
-            if st is None:
-                continue
-            on = "1" if n in self._active_set else "0"
-            out.append(f"{on} {n}\n    |Tick     {self.tick(n)}\n")
-            if st.auto:
-                out.append("    |Auto     true\n")
-            if st.multi:
-                out.append("    |Multi    true\n")
-            for label, rel in (
-                ("Add", st.add),
-                ("Require", st.require),
-                ("Remove", st.remove),
-                ("After", st.after),
-            ):
-                if rel:
-                    out.append(f"    |{label:<9}{' '.join(rel)}\n")
-        return "".join(out)
+        known = [n for n in names if n in self._schema]
+        return inspect_states(known, self._active_set, self.tick, self._schema)
 
     def __str__(self) -> builtins.str:
         return self.str()

@@ -128,53 +128,40 @@ def _runner(source: Machine) -> PipeRunner:
     return source._subs.pipe_runner()
 
 
-def _make_add(
-    flat: bool, source: Machine, target: Any, source_state: str, target_state: str | None
+def _make(
+    is_add: bool,
+    flat: bool,
+    source: Machine,
+    target: Any,
+    source_state: str,
+    target_state: str | None,
 ) -> PipeHandler:
+    """The handler of an add or remove pipe (``flat``: direct, skipped when already there)."""
     if not source_state:
         raise ValueError("pipes: source_state is required")
     tgt = target_state or source_state
     source._parse_called([source_state])
     # adding an error state also adds Exception
-    names = [EXCEPTION, tgt] if tgt.startswith(PREFIX_ERR) else [tgt]
+    names = [EXCEPTION, tgt] if is_add and tgt.startswith(PREFIX_ERR) else [tgt]
     _check_target(target, names)
-    _register(source, target, True, source_state, tgt)
+    _register(source, target, is_add, source_state, tgt)
     runner = _runner(source)
+    handler: PipeHandler
+    if flat:
+        already, mutate = (target.is_, target.add) if is_add else (target.not_, target.remove)
 
-    def handler(e: Event) -> None:
-        if flat:
-            if target.is_(names):
-                return
-            target.add(names)
-            return
-        args = dict(e.args)
-        runner.submit(lambda: target.ev_add(e, names, args))
+        def handler(e: Event) -> None:
+            if not already(names):
+                mutate(names)
 
-    handler.__name__ = f"pipe_add_{source_state}_{tgt}"
-    return handler
+    else:
+        ev_mutate = target.ev_add if is_add else target.ev_remove
 
+        def handler(e: Event) -> None:
+            args = dict(e.args)
+            runner.submit(lambda: ev_mutate(e, names, args))
 
-def _make_remove(
-    flat: bool, source: Machine, target: Any, source_state: str, target_state: str | None
-) -> PipeHandler:
-    if not source_state:
-        raise ValueError("pipes: source_state is required")
-    tgt = target_state or source_state
-    source._parse_called([source_state])
-    _check_target(target, [tgt])
-    _register(source, target, False, source_state, tgt)
-    runner = _runner(source)
-
-    def handler(e: Event) -> None:
-        if flat:
-            if target.not1(tgt):
-                return
-            target.remove1(tgt)
-            return
-        args = dict(e.args)
-        runner.submit(lambda: target.ev_remove1(e, tgt, args))
-
-    handler.__name__ = f"pipe_remove_{source_state}_{tgt}"
+    handler.__name__ = f"pipe_{'add' if is_add else 'remove'}_{source_state}_{tgt}"
     return handler
 
 
@@ -186,28 +173,28 @@ def add(
     ``target_state`` defaults to ``source_state``; a target name starting with ``Err`` also adds
     ``Exception``.
     """
-    return _make_add(False, source, target, source_state, target_state)
+    return _make(True, False, source, target, source_state, target_state)
 
 
 def add_flat(
     source: Machine, target: Any, source_state: str, target_state: str | None = None
 ) -> PipeHandler:
     """:func:`add`, synchronous, without args, skipped when the target state is already active."""
-    return _make_add(True, source, target, source_state, target_state)
+    return _make(True, True, source, target, source_state, target_state)
 
 
 def remove(
     source: Machine, target: Any, source_state: str, target_state: str | None = None
 ) -> PipeHandler:
     """A final handler (bind it as ``<source_state>End``) removing ``target_state`` on ``target``."""
-    return _make_remove(False, source, target, source_state, target_state)
+    return _make(False, False, source, target, source_state, target_state)
 
 
 def remove_flat(
     source: Machine, target: Any, source_state: str, target_state: str | None = None
 ) -> PipeHandler:
     """:func:`remove`, synchronous, without args, skipped when the target state is inactive."""
-    return _make_remove(True, source, target, source_state, target_state)
+    return _make(False, True, source, target, source_state, target_state)
 
 
 def _bind(source: Machine, finals: dict[str, PipeHandler]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from .types import Schema, State
@@ -49,6 +50,41 @@ def states_by_tag(schema: Schema, tag: str) -> list[str]:
     """States with tag ``tag`` or ``tag:<anything>``."""
     pre = tag + ":"
     return [n for n, st in schema.items() if any(t == tag or t.startswith(pre) for t in st.tags)]
+
+
+def string_all(names: Sequence[str], ticks: Sequence[int], active: Container[str]) -> str:
+    """``(A:1 B:1) [C:0 D:0 Exception:0]``: active, then inactive states with their ticks."""
+    on = [f"{n}:{ticks[i]}" for i, n in enumerate(names) if n in active]
+    off = [f"{n}:{ticks[i]}" for i, n in enumerate(names) if n not in active]
+    return f"({' '.join(on)}) [{' '.join(off)}]"
+
+
+def inspect_states(
+    names: Iterable[str],
+    active: Container[str],
+    tick: Callable[[str], int],
+    schema: Mapping[str, State] | None,
+) -> str:
+    """Go's ``Inspect``: per state the active flag, name, tick and (when known) relations."""
+    out: list[str] = []
+    for n in names:
+        out.append(f"{1 if n in active else 0} {n}\n    |{'Tick':<9}{tick(n)}\n")
+        st = schema.get(n) if schema else None
+        if st is None:
+            continue
+        if st.auto:
+            out.append(f"    |{'Auto':<9}true\n")
+        if st.multi:
+            out.append(f"    |{'Multi':<9}true\n")
+        for label, rel in (
+            ("Add", st.add),
+            ("Require", st.require),
+            ("Remove", st.remove),
+            ("After", st.after),
+        ):
+            if rel:
+                out.append(f"    |{label:<9}{' '.join(rel)}\n")
+    return "".join(out)
 
 
 class StatesBase:

@@ -171,8 +171,11 @@ class Subscriptions:
             return sub.waiter
         return None
 
-    def _ctx_done(self, ctx: Ctx | None) -> bool:
-        return ctx is not None and ctx.done()
+    def _refuse(self, ctx: Ctx | None) -> bool:
+        """Lock held, before a registration reads the machine: mark the registry active (see
+        the module docstring); True when no waiter can be made (disposed, ``ctx`` done)."""
+        self.active = True
+        return self._disposed or self.mach._disposing or (ctx is not None and ctx.done())
 
     def forks(self) -> ForkPool:
         """The machine's fork runner (tasks, bounded pool), made on first use."""
@@ -201,8 +204,7 @@ class Subscriptions:
         names = mach._parse_called(states)
         kind = "whenNot" if negate else "when"
         with self._lock:
-            self.active = True  # before reading the machine: see the module docstring
-            if self._disposed or mach._disposing or self._ctx_done(ctx):
+            if self._refuse(ctx):
                 return self._closed
             active = mach._active_set
             if negate:
@@ -230,8 +232,7 @@ class Subscriptions:
             )
             return self._closed
         with self._lock:
-            self.active = True  # before reading the machine: see the module docstring
-            if self._disposed or mach._disposing or self._ctx_done(ctx):
+            if self._refuse(ctx):
                 return self._closed
             if all(mach.tick(s) >= t for s, t in zip(st, tm, strict=True)):
                 return self._closed
@@ -249,8 +250,7 @@ class Subscriptions:
         (name,) = mach._parse_called([state])
         want = dict(args)
         with self._lock:
-            self.active = True  # before reading the machine: see the module docstring
-            if self._disposed or mach._disposing or self._ctx_done(ctx):
+            if self._refuse(ctx):
                 return self._closed
             # reuse: same state and equal args, ctx ignored (spec §8)
             for sub in self._args_subs.get(name, ()):
@@ -263,10 +263,8 @@ class Subscriptions:
         return w
 
     def when_query(self, fn: QueryFn, ctx: Ctx | None) -> Waiter:
-        mach = self.mach
         with self._lock:
-            self.active = True  # before reading the machine: see the module docstring
-            if self._disposed or mach._disposing or self._ctx_done(ctx):
+            if self._refuse(ctx):
                 return self._closed
             w = Waiter("whenQuery")
             n = len(self._queries)
@@ -279,8 +277,7 @@ class Subscriptions:
     def when_queue(self, tick: int, ctx: Ctx | None) -> Waiter:
         mach = self.mach
         with self._lock:
-            self.active = True  # before reading the machine: see the module docstring
-            if self._disposed or mach._disposing or self._ctx_done(ctx):
+            if self._refuse(ctx):
                 return self._closed
             if mach._queue_tick >= tick:
                 return self._closed

@@ -6,7 +6,7 @@ import builtins
 import random
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .clock import Time, TimeIndex
@@ -22,6 +22,7 @@ from .types import (
     Mutation,
     MutationType,
     Result,
+    Schema,
     Step,
     StepType,
 )
@@ -51,6 +52,37 @@ _FINAL_KINDS = (K_END, K_STATE, K_ANY_STATE)
 
 _getrandbits = random.getrandbits
 _perf = time.perf_counter
+_PLANS_MAX = 4096
+
+
+def _store(plans: dict[Any, Plan], key: Any, plan: Plan) -> None:
+    """Memoise ``plan``; a full cache starts over (schemas are small, states repeat)."""
+    if len(plans) > _PLANS_MAX:
+        plans.clear()
+    plans[key] = plan
+
+
+def state_changes(
+    before: tuple[str, ...],
+    before_set: frozenset[str],
+    target: list[str],
+    called: Sequence[str],
+    schema: Schema,
+    is_auto: bool,
+) -> tuple[list[str], list[str], list[str]]:
+    """(removed, added, re-ticked multi states) when ``target`` replaces ``before``."""
+    tset = frozenset(target)
+    removed = [s for s in before if s not in tset]
+    added = [s for s in target if s not in before_set]
+    if is_auto:
+        return removed, added, []
+    reticked = [s for s in target if s in before_set and s in called and schema[s].multi]
+    return removed, added, reticked
+
+
+def changes_log(removed: list[str], added: list[str], reticked: list[str]) -> list[str]:
+    """The ``+Added +ReTicked -Removed`` parts of a ``[state]`` log line."""
+    return [f"+{s}" for s in added] + [f"+{s}" for s in reticked] + [f"-{s}" for s in removed]
 
 
 class Plan:
@@ -164,10 +196,7 @@ class Transition:
                 if lvl >= _CHANGES:
                     self._log_header(lvl)
                 plan = self._resolve()
-                plans = mach._plans
-                if len(plans) > 4096:
-                    plans.clear()
-                plans[key] = plan
+                _store(mach._plans, key, plan)
             elif lvl >= _CHANGES:
                 self._log_header(lvl)
             if plan.flat_ver != mach._table_ver and not mut.is_auto:
@@ -378,10 +407,7 @@ class Transition:
             mach._log_capture = None
         plan.res_steps = tuple(self.steps[n0:])
         plan.res_logs = tuple(cap)
-        plans = mach._plans
-        if len(plans) > 4096:
-            plans.clear()
-        plans[key] = plan
+        _store(mach._plans, key, plan)
         return plan
 
     def _setup_accepted(self, target: list[str]) -> tuple[bool, list[str]]:
@@ -481,45 +507,16 @@ class Transition:
         # negotiation
         if handlers_on and result is EXECUTED:
             if flat:
-                table = mach._table
-                for name, kind, frm, to in plan.neg:
-                    if not self._call(name, table[name], kind, frm, to):
-                        result = CANCELED
-                        break
+                if plan.neg and not self._call_flat(plan.neg):
+                    result = CANCELED
             else:
                 result = self._negotiate()
 
         if not mut.is_check:
             subs = mach._subs
             if is_auto:
-                cs = set(self.target)
-                clean = [c for c in mut.called if c in cs]
-                if not mach._fast:
-                    # Go resolves an auto tx twice: steps and logs appear twice, keep that
-                    self._called_set = set(mut.called)
-
-                    def second() -> Plan:
-                        tgt = mach._resolver.target_states(self, [*clean, *mach._active])
-                        return Plan(tgt, True, [], *self._exits_enters(tgt))
-
-                    if mach._memo:
-                        rec = (self._rec_steps, self._rec_handlers)
-                        called_t = tuple(mut.called)
-                        key2: Any = (self.before, tuple(clean), called_t, "auto2", lvl, rec)
-                        got2 = self._recorded(key2, second)
-                    else:
-                        got2 = second()
-                    self.target = list(got2.target)
-                    self.exits, self.enters = got2.exits, got2.enters
-                elif len(clean) != len(mut.called):
-                    # memoised second resolution of an auto tx (Add of rejected states dropped)
-                    key = (self.before, tuple(clean), _ADD, True, 2)
-                    got = mach._plans.get(key)
-                    if got is None:
-                        self._called_set = set(mut.called)
-                        tgt = mach._resolver.target_states(self, [*clean, *mach._active])
-                        got = Plan(tgt, True, [], *self._exits_enters(tgt))
-                        mach._plans[key] = got
+                got = self._resolve_auto_again()
+                if got is not None:
                     self.target = list(got.target)
                     self.exits, self.enters = got.exits, got.enters
             changed = False
@@ -553,11 +550,8 @@ class Transition:
                 subs_args = subs.has_args_waiters
                 if handlers_on or subs_args:
                     if flat and not subs_args:
-                        table = mach._table
-                        for name, kind, frm, to in plan.finals:
-                            if not self._call(name, table[name], kind, frm, to):
-                                result = CANCELED
-                                break
+                        if plan.finals and not self._call_flat(plan.finals):
+                            result = CANCELED
                     else:
                         result = self._finals()
                 if result is CANCELED:
@@ -599,18 +593,45 @@ class Transition:
             return CANCELED
         if flat and mut.type != _REMOVE:
             return EXECUTED  # the precomputed target is exactly what was applied
-        return self._final_result(result)
+        return self._final_result()
+
+    def _resolve_auto_again(self) -> Plan | None:
+        """An auto tx's target after negotiation: resolved again without the rejected states."""
+        mach = self.machine
+        mut = self.mutation
+        cs = set(self.target)
+        clean = [c for c in mut.called if c in cs]
+        if mach._fast and len(clean) == len(mut.called):
+            return None
+
+        def second() -> Plan:
+            self._called_set = set(mut.called)
+            tgt = mach._resolver.target_states(self, [*clean, *mach._active])
+            return Plan(tgt, True, [], *self._exits_enters(tgt))
+
+        if mach._fast:
+            # memoised second resolution (Add of rejected states dropped)
+            key: Any = (self.before, tuple(clean), _ADD, True, 2)
+            got = mach._plans.get(key)
+            if got is None:
+                got = second()
+                _store(mach._plans, key, got)
+            return got
+        # Go resolves an auto tx twice: steps and logs appear twice, keep that
+        self._called_set = set(mut.called)
+        if not mach._memo:
+            return second()
+        rec = (self._rec_steps, self._rec_handlers)
+        lvl = mach._log_level
+        key = (self.before, tuple(clean), tuple(mut.called), "auto2", lvl, rec)
+        return self._recorded(key, second)
 
     def _precompute_apply(self, plan: Plan) -> None:
         mach = self.machine
         idx = mach._idx
-        schema = mach._schema
-        called = self.mutation.called
-        prev_set = self._before_set
-        tset = set(plan.target)
-        removed = [s for s in self.before if s not in tset]
-        added = [s for s in plan.target if s not in prev_set]
-        reticked = [s for s in plan.target if s in prev_set and s in called and schema[s].multi]
+        removed, added, reticked = state_changes(
+            self.before, self._before_set, plan.target, self.mutation.called, mach._schema, False
+        )
         plan.deltas = (
             [(idx[s], 1) for s in removed]
             + [(idx[s], 1) for s in added]
@@ -618,14 +639,12 @@ class Transition:
         )
         plan.new_active = tuple(plan.target)
         plan.new_active_set = frozenset(plan.target)
-        parts = [f"+{s}" for s in added] + [f"+{s}" for s in reticked]
-        parts += [f"-{s}" for s in removed]
+        parts = changes_log(removed, added, reticked)
         plan.state_log = f"[state] {' '.join(parts)}" if parts else ""
         plan.applied = True
 
-    def _final_result(self, result: Result) -> Result:
-        if result is CANCELED or not self.is_accepted:
-            return CANCELED
+    def _final_result(self) -> Result:
+        """The result of an accepted tx whose handlers all passed: did the states stick?"""
         mut = self.mutation
         if mut.is_check:
             return EXECUTED
@@ -734,6 +753,15 @@ class Transition:
         if (fns or every) and not call("AnyEnter", fns or (), K_ANY_ENTER, "", ""):
             return CANCELED
         return EXECUTED
+
+    def _call_flat(self, calls: list[tuple[str, int, str, str]]) -> bool:
+        """Run a plan's pre-filtered handler calls in order; False at the first cancel."""
+        table = self.machine._table
+        call = self._call
+        for name, kind, frm, to in calls:  # noqa: SIM110 (no generator on the hot path)
+            if not call(name, table[name], kind, frm, to):
+                return False
+        return True
 
     def _finals(self) -> Result:
         mach = self.machine

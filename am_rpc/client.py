@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from ssl import SSLContext
-from typing import Any
+from typing import Any, TypeVar
 
 from am_core.types import Result, Schema
 from am_rpc import codec
@@ -40,7 +40,7 @@ from am_rpc.errors import (
     RemoteError,
     RpcError,
 )
-from am_rpc.loop_thread import LoopThread
+from am_rpc.loop_thread import LoopOwner, LoopThread
 from am_rpc.netmach import NetMachine, schema_from_wire, schema_to_wire
 from am_rpc.peer import Peer, exchange_preamble_client, spawn
 from am_rpc.protocol import (
@@ -64,6 +64,7 @@ from am_rpc.states import CLIENT_SCHEMA
 from am_rpc.transport import Addr, open_connection
 
 log = logging.getLogger("am_rpc")
+_T = TypeVar("_T")
 
 _MUTATION_METHODS = {0: Method.ADD, 1: Method.REMOVE, 2: Method.SET}
 _REMOTE_ERR_STATES: dict[int, str] = {
@@ -118,7 +119,7 @@ class _ClientHandlers:
         self.client.client_mach.remove1("Exception")
 
 
-class Client:
+class Client(LoopOwner):
     """An aRPC client. ``client.mach`` is the NetMachine; ``client.client_mach`` is ``rc-<name>``."""
 
     def __init__(
@@ -350,23 +351,23 @@ class Client:
 
     # -- incoming frames (reader, wire order) ------------------------------------------------------
 
+    def _decode(self, from_wire: Callable[[Any], _T], body: Any) -> _T:
+        """``from_wire(body)``; a malformed response is also an ``ErrRpc`` on the client."""
+        try:
+            return from_wire(body)
+        except InvalidParamsError as err:
+            self._err("ErrRpc", err)
+            raise
+
     def on_response(self, peer: Peer, method: int | None, body: Any) -> Any:
         if method == Method.HELLO:
             return self._install_hello(body)
         if method in (Method.ADD, Method.REMOVE, Method.SET):
-            try:
-                res = MutationResult.from_wire(body)
-            except InvalidParamsError as err:
-                self._err("ErrRpc", err)
-                raise
+            res = self._decode(MutationResult.from_wire, body)
             self._apply(res.update, res.many)
             return Result(res.result)
         if method == Method.SYNC:
-            try:
-                sync = SyncResult.from_wire(body)
-            except InvalidParamsError as err:
-                self._err("ErrRpc", err)
-                raise
+            sync = self._decode(SyncResult.from_wire, body)
             names = self.mach.state_names()
             if len(sync.time) != len(names):
                 err2 = RpcError(f"wrong clock len: {len(sync.time)} != {len(names)}")
@@ -491,15 +492,6 @@ class Client:
     # the previous call ends. The blocking NetMachine path (``remote_mutate``) costs two loop
     # iterations: one to write, one when the reader applies the answer and wakes the caller.
     # Failures hand over to ``_retry_loop`` (a task), which keeps the turn until it is done.
-
-    def _on_loop_thread(self) -> bool:
-        loop = self.loop
-        if loop is None:
-            return False
-        try:
-            return asyncio.get_running_loop() is loop
-        except RuntimeError:
-            return False
 
     def _acquire_cb(self, start: Callable[[], None]) -> None:
         if self._busy:
@@ -810,24 +802,8 @@ class Client:
         Called from the client's own I/O thread (a NetMachine handler), it cannot block: the stop
         is scheduled and happens right after the handler returns.
         """
-        if self._on_loop_thread():
-            # not in self._tasks: stop_async cancels those
-            assert self.loop is not None
-            self._closer = self.loop.create_task(self._stop_and_end(dispose))
-            return
-        if self._thread is not None:
-            with contextlib.suppress(RuntimeError, TimeoutError):
-                self._thread.run(self.stop_async(dispose), 10)
-            self._thread.stop()
-            self._thread = None
-        elif self.loop is not None and not self.loop.is_closed():
-            asyncio.run_coroutine_threadsafe(self.stop_async(dispose), self.loop).result(10)
-
-    async def _stop_and_end(self, dispose: bool) -> None:
-        await self.stop_async(dispose)
-        if self._thread is not None:
-            self._thread.stop()
-            self._thread = None
+        # the scheduled stop is not in self._tasks: stop_async cancels those
+        self._close_blocking(lambda: self.stop_async(dispose))
 
     def __enter__(self) -> Client:
         return self

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from am_core.types import Schema
 from am_rpc.client import Client, ClientOpts
@@ -12,11 +12,20 @@ from am_rpc.mux import Mux
 from am_rpc.server import ServerOpts
 from am_rpc.transport import Addr
 
+OptsT = TypeVar("OptsT", ServerOpts, ClientOpts)
 
-def _server_opts(opts: ServerOpts | None, kw: dict[str, Any]) -> ServerOpts:
+
+def _opts(cls: type[OptsT], opts: OptsT | None, kw: dict[str, Any]) -> OptsT:
     if opts is not None and kw:
         raise TypeError("pass either opts= or keyword options, not both")
-    return opts or ServerOpts(**kw)
+    return opts or cls(**kw)
+
+
+def _handshake_failed(client: Client, addr: str | Addr, timeout: float) -> HandshakeError:
+    """Close ``client``, which did not get ready in time, and say why."""
+    reason = client.last_error() or "no answer"
+    client.close()
+    return HandshakeError(f"could not connect to {addr} within {timeout}s: {reason}")
 
 
 def serve(
@@ -35,9 +44,8 @@ def serve(
     ``token``, ``hello_timeout``...). ``workers`` threads run source mutations (each connection's
     in order). ``mux.addr`` is the bound address; ``mux.close()`` stops it.
     """
-    mux = Mux(
-        source, name=name, opts=_server_opts(opts, kw), max_clients=max_clients, workers=workers
-    )
+    o = _opts(ServerOpts, opts, kw)
+    mux = Mux(source, name=name, opts=o, max_clients=max_clients, workers=workers)
     thread = LoopThread(f"rm-{mux.name}")
     try:
         thread.run(mux.start_async(addr), 10)
@@ -59,9 +67,8 @@ async def serve_async(
     **kw: Any,
 ) -> Mux:
     """Like :func:`serve`, on the running loop; stop it with ``await mux.close_async()``."""
-    mux = Mux(
-        source, name=name, opts=_server_opts(opts, kw), max_clients=max_clients, workers=workers
-    )
+    o = _opts(ServerOpts, opts, kw)
+    mux = Mux(source, name=name, opts=o, max_clients=max_clients, workers=workers)
     await mux.start_async(addr)
     return mux
 
@@ -74,9 +81,7 @@ def _client(
     opts: ClientOpts | None,
     kw: dict[str, Any],
 ) -> Client:
-    if opts is not None and kw:
-        raise TypeError("pass either opts= or keyword options, not both")
-    return Client(addr, id=id, schema=schema, consumer=consumer, opts=opts or ClientOpts(**kw))
+    return Client(addr, id=id, schema=schema, consumer=consumer, opts=_opts(ClientOpts, opts, kw))
 
 
 def connect(
@@ -98,9 +103,7 @@ def connect(
     client = _client(addr, id, schema, consumer, opts, kw)
     client.start()
     if not client.wait_ready(timeout):
-        reason = client.last_error() or "no answer"
-        client.close()
-        raise HandshakeError(f"could not connect to {addr} within {timeout}s: {reason}")
+        raise _handshake_failed(client, addr, timeout)
     return client
 
 
@@ -122,7 +125,5 @@ async def connect_async(
     client = _client(addr, id, schema, consumer, opts, kw)
     client.start()
     if not await client.wait_ready_async(timeout):
-        reason = client.last_error() or "no answer"
-        client.close()
-        raise HandshakeError(f"could not connect to {addr} within {timeout}s: {reason}")
+        raise _handshake_failed(client, addr, timeout)
     return client

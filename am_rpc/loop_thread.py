@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -61,3 +62,44 @@ class LoopThread:
             return
         if not self.in_thread:
             self._thread.join(timeout)
+
+
+class LoopOwner:
+    """Closing, from any thread, an object whose I/O runs on ``self.loop``: a :class:`LoopThread`
+    it owns (``self._thread``, stopped at the end) or the loop of the code that started it."""
+
+    loop: asyncio.AbstractEventLoop | None
+    _thread: LoopThread | None
+    _closer: asyncio.Task[None] | None
+
+    def _on_loop_thread(self) -> bool:
+        loop = self.loop
+        if loop is None:
+            return False
+        try:
+            return asyncio.get_running_loop() is loop
+        except RuntimeError:
+            return False
+
+    def _close_blocking(self, close: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``close()`` to its end. On the object's own loop (a handler running inline) it
+        cannot block: the close is scheduled and happens right after."""
+        if self._on_loop_thread():
+            assert self.loop is not None
+            self._closer = self.loop.create_task(self._close_and_end(close))
+            return
+        thread = self._thread
+        if thread is not None:
+            if not thread.loop.is_closed():
+                with contextlib.suppress(RuntimeError, TimeoutError):
+                    thread.run(close(), 10)
+            thread.stop()
+            self._thread = None
+        elif self.loop is not None and not self.loop.is_closed():
+            asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
+
+    async def _close_and_end(self, close: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        await close()
+        if self._thread is not None:
+            self._thread.stop()
+            self._thread = None

@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from am_rpc.errors import NotConnectedError, RpcError, WrongDestinationError
-from am_rpc.loop_thread import LoopThread
+from am_rpc.loop_thread import LoopOwner, LoopThread
 from am_rpc.protocol import Payload
 from am_rpc.server import Server, ServerOpts, new_machine
 from am_rpc.states import MUX_SCHEMA
@@ -38,7 +38,7 @@ def check_source(source: Any) -> None:
         )
 
 
-class Mux:
+class Mux(LoopOwner):
     """Listens on ``addr`` and serves ``source`` to many clients, one Server each."""
 
     def __init__(
@@ -182,28 +182,7 @@ class Mux:
         Called on the Mux's own loop (a handler running inline), it cannot block: the close is
         scheduled and happens right after.
         """
-        loop = self.loop
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if loop is not None and running is loop:
-            self._closer = loop.create_task(self._close_and_end(bye))
-            return
-        if self._thread is not None:
-            if not self._thread.loop.is_closed():
-                with contextlib.suppress(RuntimeError, TimeoutError):
-                    self._thread.run(self.close_async(bye), 10)
-            self._thread.stop()
-            self._thread = None
-        elif loop is not None and not loop.is_closed():
-            asyncio.run_coroutine_threadsafe(self.close_async(bye), loop).result(10)
-
-    async def _close_and_end(self, bye: bool) -> None:
-        await self.close_async(bye)
-        if self._thread is not None:
-            self._thread.stop()
-            self._thread = None
+        self._close_blocking(lambda: self.close_async(bye))
 
     def __enter__(self) -> Mux:
         return self

@@ -26,6 +26,7 @@ from am_core.ctx import Ctx
 from am_core.errors import StateMissingError
 from am_core.forks import ForkPool
 from am_core.machine import Serialized
+from am_core.schema import inspect_states, string_all
 from am_core.types import Mutation, MutationType, Result, Schema, State
 from am_core.waiting import Waiter
 from am_rpc.clock import active_indexes, apply_update
@@ -378,47 +379,14 @@ class NetMachine:
                 ctx = self._state_ctxs.pop(name, None)
                 if ctx is not None:
                     ctx.cancel()
-
-            def keep_when(entry: tuple[tuple[str, ...], Waiter]) -> bool:
-                states, w = entry
-                if w.done():
-                    return False
-                if all(s in active for s in states):
-                    to_close.append(w)
-                    return False
-                return True
-
-            def keep_not(entry: tuple[tuple[str, ...], Waiter]) -> bool:
-                states, w = entry
-                if w.done():
-                    return False
-                if not any(s in active for s in states):
-                    to_close.append(w)
-                    return False
-                return True
-
-            def keep_time(entry: tuple[tuple[str, ...], tuple[int, ...], Waiter]) -> bool:
-                states, ticks, w = entry
-                if w.done():
-                    return False
-                if all(clock.get(s, 0) >= t for s, t in zip(states, ticks, strict=True)):
-                    to_close.append(w)
-                    return False
-                return True
-
-            def keep_queue(entry: tuple[int, Waiter]) -> bool:
-                tick, w = entry
-                if w.done():
-                    return False
-                if flush_queue or self._queue_tick >= tick:
-                    to_close.append(w)
-                    return False
-                return True
-
-            self._when = [e for e in self._when if keep_when(e)]
-            self._when_not = [e for e in self._when_not if keep_not(e)]
-            self._when_time = [e for e in self._when_time if keep_time(e)]
-            self._when_queue = [e for e in self._when_queue if keep_queue(e)]
+            _settle(self._when, lambda e: all(s in active for s in e[0]), to_close)
+            _settle(self._when_not, lambda e: not any(s in active for s in e[0]), to_close)
+            _settle(
+                self._when_time,
+                lambda e: all(clock.get(s, 0) >= t for s, t in zip(e[0], e[1], strict=True)),
+                to_close,
+            )
+            _settle(self._when_queue, lambda e: flush_queue or self._queue_tick >= e[0], to_close)
             queries = list(self._when_query)
         kept_queries = []
         for fn, w in queries:
@@ -435,7 +403,7 @@ class NetMachine:
                 kept_queries.append((fn, w))
         with self._lock:
             added = [e for e in self._when_query if e not in queries]
-            self._when_query = kept_queries + added
+            self._when_query[:] = kept_queries + added
         for w in to_close:
             w.close()
 
@@ -533,12 +501,7 @@ class NetMachine:
     def add_err_state(
         self, state: str, err: BaseException, args: dict[str, Any] | None = None
     ) -> Result:
-        if isinstance(err, _CANCELLATIONS):
-            return Result.CANCELED
-        self._err = err
-        log.error("[%s] [error] %s", self._id, err)
-        merged = {**(args or {}), "err": str(err)}
-        return self.add(self._err_states(state or None), merged)
+        return self.ev_add_err_state(None, state, err, args)
 
     def ev_add_err(
         self, event: Any, err: BaseException, args: dict[str, Any] | None = None
@@ -553,7 +516,7 @@ class NetMachine:
         self._err = err
         log.error("[%s] [error] %s", self._id, err)
         merged = {**(args or {}), "err": str(err)}
-        return self.ev_add(event, self._err_states(state or None), merged)
+        return self._mutate(MutationType.ADD, self._err_states(state or None), merged, event)
 
     def add_ns(self, states: Sequence[str], args: dict[str, Any] | None = None) -> Result:
         """Fire-and-forget Add: ``EXECUTED`` once the frame is written; no result, no clock diff."""
@@ -740,10 +703,7 @@ class NetMachine:
 
     def string_all(self) -> str:
         with self._lock:
-            active = set(self._active)
-            on = [f"{n}:{self._time[i]}" for i, n in enumerate(self._names) if n in active]
-            off = [f"{n}:{self._time[i]}" for i, n in enumerate(self._names) if n not in active]
-        return f"({' '.join(on)}) [{' '.join(off)}]"
+            return string_all(self._names, self._time, set(self._active))
 
     def __str__(self) -> str:
         return self.str()
@@ -755,27 +715,7 @@ class NetMachine:
         """Per state: active flag, name, tick, and (with a synced schema) its relations."""
         with self._lock:
             names = self._names if states is None else self._check(states)
-            active = set(self._active)
-            out: list[str] = []
-            for n in names:
-                out.append(f"{1 if n in active else 0} {n}\n")
-                out.append(f"    |{'Tick':<9}{self._time[self._index[n]]}\n")
-                st = self._schema.get(n) if self._schema else None
-                if st is None:
-                    continue
-                if st.auto:
-                    out.append(f"    |{'Auto':<9}true\n")
-                if st.multi:
-                    out.append(f"    |{'Multi':<9}true\n")
-                for label, vals in (
-                    ("Add", st.add),
-                    ("Require", st.require),
-                    ("Remove", st.remove),
-                    ("After", st.after),
-                ):
-                    if vals:
-                        out.append(f"    |{label:<9}{' '.join(vals)}\n")
-            return "".join(out)
+            return inspect_states(names, set(self._active), self.tick, self._schema)
 
     def log(self, msg: str, *args: Any) -> None:
         log.info("[%s] %s", self._id[:5], msg % args if args else msg)
@@ -787,31 +727,49 @@ class NetMachine:
             ctx.on_done(w.close)
         return w
 
+    def _subscribe(
+        self,
+        kind: str,
+        label: str,
+        ctx: Ctx | None,
+        met: Callable[[], bool],
+        subs: list[Any],
+        key: tuple[Any, ...],
+    ) -> Waiter:
+        """A waiter, closed already when disposed, ``ctx`` is done or ``met()``; otherwise
+        ``(*key, waiter)`` joins ``subs`` until an applied update meets it."""
+        with self._lock:
+            if self._disposed or (ctx is not None and ctx.done()) or met():
+                return Waiter.closed(kind)
+            w = Waiter(f"{kind} {label}" if label else kind)
+            subs.append((*key, w))
+        return self._bind_ctx(w, ctx)
+
     def when(self, states: Sequence[str], ctx: Ctx | None = None) -> Waiter:
         """Resolves when all ``states`` are active at once on the mirror."""
-        with self._lock:
-            states = self._check(states)
-            if self._disposed or (ctx is not None and ctx.done()):
-                return Waiter.closed("when")
-            if all(s in self._active for s in states):
-                return Waiter.closed("when")
-            w = Waiter("when " + " ".join(states))
-            self._when.append((tuple(states), w))
-        return self._bind_ctx(w, ctx)
+        states = self._check(states)
+        return self._subscribe(
+            "when",
+            " ".join(states),
+            ctx,
+            lambda: all(s in self._active for s in states),
+            self._when,
+            (tuple(states),),
+        )
 
     def when1(self, state: str, ctx: Ctx | None = None) -> Waiter:
         return self.when([state], ctx)
 
     def when_not(self, states: Sequence[str], ctx: Ctx | None = None) -> Waiter:
-        with self._lock:
-            states = self._check(states)
-            if self._disposed or (ctx is not None and ctx.done()):
-                return Waiter.closed("when_not")
-            if not any(s in self._active for s in states):
-                return Waiter.closed("when_not")
-            w = Waiter("when_not " + " ".join(states))
-            self._when_not.append((tuple(states), w))
-        return self._bind_ctx(w, ctx)
+        states = self._check(states)
+        return self._subscribe(
+            "when_not",
+            " ".join(states),
+            ctx,
+            lambda: not any(s in self._active for s in states),
+            self._when_not,
+            (tuple(states),),
+        )
 
     def when_not1(self, state: str, ctx: Ctx | None = None) -> Waiter:
         return self.when_not([state], ctx)
@@ -825,15 +783,17 @@ class NetMachine:
         """Resolves when every state's tick is >= the given one."""
         if len(states) != len(times):
             raise ValueError("when_time: states and times differ in length")
-        with self._lock:
-            self._check(states)
-            if self._disposed or (ctx is not None and ctx.done()):
-                return Waiter.closed("when_time")
-            if all(self._time[self._index[s]] >= t for s, t in zip(states, times, strict=True)):
-                return Waiter.closed("when_time")
-            w = Waiter("when_time " + " ".join(states))
-            self._when_time.append((tuple(states), tuple(times), w))
-        return self._bind_ctx(w, ctx)
+        self._check(states)
+        return self._subscribe(
+            "when_time",
+            " ".join(states),
+            ctx,
+            lambda: all(
+                self._time[self._index[s]] >= t for s, t in zip(states, times, strict=True)
+            ),
+            self._when_time,
+            (tuple(states), tuple(times)),
+        )
 
     def when_time1(self, state: str, tick: int, ctx: Ctx | None = None) -> Waiter:
         return self.when_time([state], [tick], ctx)
@@ -848,21 +808,18 @@ class NetMachine:
 
     def when_query(self, fn: Callable[[Clock], bool], ctx: Ctx | None = None) -> Waiter:
         """Resolves when ``fn(clock)`` is true; re-evaluated on every applied update."""
-        with self._lock:
-            if self._disposed or (ctx is not None and ctx.done()):
-                return Waiter.closed("when_query")
-            w = Waiter("when_query")
-            self._when_query.append((fn, w))
-        return self._bind_ctx(w, ctx)
+        return self._subscribe("when_query", "", ctx, lambda: False, self._when_query, (fn,))
 
     def when_queue(self, tick: int, ctx: Ctx | None = None) -> Waiter:
         """Resolves when the mirrored queue tick reaches ``tick`` (a queued Result)."""
-        with self._lock:
-            if self._disposed or (ctx is not None and ctx.done()) or self._queue_tick >= tick:
-                return Waiter.closed("when_queue")
-            w = Waiter(f"when_queue {tick}")
-            self._when_queue.append((int(tick), w))
-        return self._bind_ctx(w, ctx)
+        return self._subscribe(
+            "when_queue",
+            str(tick),
+            ctx,
+            lambda: self._queue_tick >= tick,
+            self._when_queue,
+            (int(tick),),
+        )
 
     def when_queue_ends(self, ctx: Ctx | None = None) -> Waiter:
         """Resolved: a NetMachine has no local queue."""
@@ -942,8 +899,14 @@ class NetMachine:
             waiters = [w for _, w in self._when] + [w for _, w in self._when_not]
             waiters += [w for *_, w in self._when_time] + [w for _, w in self._when_queue]
             waiters += [w for _, w in self._when_query]
-            self._when, self._when_not, self._when_time = [], [], []
-            self._when_queue, self._when_query = [], []
+            for subs in (
+                self._when,
+                self._when_not,
+                self._when_time,
+                self._when_queue,
+                self._when_query,
+            ):
+                subs.clear()
             ctxs = list(self._state_ctxs.values())
             self._state_ctxs.clear()
             self._remote = None
@@ -971,6 +934,20 @@ class NetMachine:
         with self._lock:
             parts = [f"{n}:{self._time[self._index[n]]}" for n in self._active]
         return f"({' '.join(parts)})"
+
+
+def _settle(entries: list[Any], met: Callable[[Any], bool], to_close: list[Waiter]) -> None:
+    """In place: drop done waiters, move the ones whose entry is ``met`` to ``to_close``."""
+    kept = []
+    for entry in entries:
+        w = entry[-1]
+        if w.done():
+            continue
+        if met(entry):
+            to_close.append(w)
+        else:
+            kept.append(entry)
+    entries[:] = kept
 
 
 def _wire_event(event: Any) -> WireEvent | None:

@@ -187,10 +187,6 @@ def _is_map(v: Any) -> bool:
     return isinstance(v, dict)
 
 
-def _opt_strs(v: list[str] | None) -> list[str] | None:
-    return None if v is None else list(v)
-
-
 # -- bodies ----------------------------------------------------------------------------------------
 
 

@@ -486,15 +486,19 @@ class Server:
         self._synced = hello.sync_schema
         self._hello = hello
         self._attach_tracer()
+        self._rebase(snap)
+        self.client_id = hello.id
+        resp = self._hello_resp(snap, force_schema=False)
+        self.mach.add1("Handshaking", {"id": hello.id})
+        peer.respond(req.seq, resp.to_wire())
+
+    def _rebase(self, snap: Snapshot) -> None:
+        """A full set goes out with ``snap``: later diffs start from it, pending records go."""
         with self._snap_lock:
             self._latest = snap
             self._records = []
         self._baseline = snap
         self._last_export = time.monotonic()
-        self.client_id = hello.id
-        resp = self._hello_resp(snap, force_schema=False)
-        self.mach.add1("Handshaking", {"id": hello.id})
-        peer.respond(req.seq, resp.to_wire())
 
     def _hello_resp(self, snap: Snapshot, force_schema: bool) -> HelloResp:
         hello = self._hello
@@ -626,11 +630,7 @@ class Server:
         hello = self._hello
         self._names = names_
         self._tracked = tracked_indexes(names_, hello.allowed, hello.skipped)
-        with self._snap_lock:
-            self._latest = snap
-            self._records = []
-        self._baseline = snap
-        self._last_export = time.monotonic()
+        self._rebase(snap)
         resp = self._hello_resp(snap, force_schema=True)
         try:
             fut = peer.start_call(Method.SCHEMA_CHANGE, resp.to_wire())

@@ -1,8 +1,11 @@
-"""Test helpers: a handler object that records every handler event it receives."""
+"""Test helpers: a handler object that records every handler event it receives; a machine whose
+queue another thread is busy draining."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from am_core import Event, Machine
@@ -43,3 +46,24 @@ def recorder(
 
     attrs = {n: make(n) for n in handler_names if n not in skipped}
     return type("Recorder", (), attrs)()
+
+
+@contextmanager
+def queue_held(mach: Machine, state: str) -> Iterator[threading.Thread]:
+    """Inside the block another thread (yielded) drains ``mach``'s queue: it runs
+    ``add1(state)`` and ``<state>State`` blocks until the block ends; then it is joined."""
+    entered, release = threading.Event(), threading.Event()
+
+    def hold(self: Any, e: Event) -> None:
+        entered.set()
+        release.wait(5)
+
+    mach.handlers_bind(type("Hold", (), {state + "State": hold})())
+    drainer = threading.Thread(target=mach.add1, args=(state,))
+    drainer.start()
+    assert entered.wait(5)
+    try:
+        yield drainer
+    finally:
+        release.set()
+        drainer.join(5)

@@ -6,6 +6,7 @@ import asyncio
 import functools
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -21,8 +22,8 @@ def new_mach(**kw: Any) -> Machine:
     return Machine({"Work": State(), "Other": State()}, id="f1", **kw)
 
 
-async def test_task_forked_under_state_ctx_is_cancelled_when_state_removed() -> None:
-    m = new_mach()
+def sleeper() -> tuple[Callable[[], Awaitable[None]], asyncio.Event, asyncio.Event]:
+    """A coroutine function that sleeps long, and the events it sets: started, cancelled."""
     started, cancelled = asyncio.Event(), asyncio.Event()
 
     async def job() -> None:
@@ -32,6 +33,13 @@ async def test_task_forked_under_state_ctx_is_cancelled_when_state_removed() -> 
         except asyncio.CancelledError:
             cancelled.set()
             raise
+
+    return job, started, cancelled
+
+
+async def test_task_forked_under_state_ctx_is_cancelled_when_state_removed() -> None:
+    m = new_mach()
+    job, started, cancelled = sleeper()
 
     class H:
         def WorkState(self, e: Event) -> None:
@@ -239,15 +247,7 @@ def test_callable_returning_a_coroutine_is_an_error() -> None:
 
 async def test_dispose_cancels_work_forked_under_the_machine_context() -> None:
     m = new_mach()
-    started, cancelled = asyncio.Event(), asyncio.Event()
-
-    async def job() -> None:
-        started.set()
-        try:
-            await asyncio.sleep(30)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
+    job, started, cancelled = sleeper()
 
     m.go(None, job)  # None: the machine's own context
     await asyncio.wait_for(started.wait(), 5)

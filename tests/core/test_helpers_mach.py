@@ -11,7 +11,6 @@ import pytest
 
 from am_core.ctx import Ctx, CtxCanceledError
 from am_core.errors import AmTimeoutError
-from am_core.event import Event
 from am_core.helpers import (
     ExceptionStateError,
     add1_sync,
@@ -29,6 +28,8 @@ from am_core.helpers import (
 from am_core.machine import Machine
 from am_core.states import BasicStates
 from am_core.types import State
+
+from .helpers import queue_held
 
 
 def new_mach(id: str = "h1") -> Machine:
@@ -48,24 +49,14 @@ async def test_add_sync_idle_machine() -> None:
 
 def test_add_sync_blocking_while_another_thread_drains() -> None:
     m = new_mach()
-    entered, release = threading.Event(), threading.Event()
-
-    class H:
-        def SlowState(self, e: Event) -> None:
-            entered.set()
-            release.wait(5)
-
-    m.handlers_bind(H())
-    t = threading.Thread(target=m.add1, args=("Slow",))
-    t.start()
-    assert entered.wait(5)
     out: list[bool] = []
-    t2 = threading.Thread(target=lambda: out.append(add1_sync_blocking(None, m, "A", timeout=5)))
-    t2.start()
-    time.sleep(0.02)
-    assert out == []  # queued behind the slow handler
-    release.set()
-    t.join(5)
+    with queue_held(m, "Slow"):
+        t2 = threading.Thread(
+            target=lambda: out.append(add1_sync_blocking(None, m, "A", timeout=5))
+        )
+        t2.start()
+        time.sleep(0.02)
+        assert out == []  # queued behind the slow handler
     t2.join(5)
     assert out == [True] and m.is1("A")
     assert remove_sync_blocking(None, m, ["A"]) is True
@@ -122,39 +113,20 @@ def test_healthcheck_ticks_until_stopped_or_disposed() -> None:
 
 def test_add_sync_rejects_when_ctx_expires() -> None:
     m = new_mach()
-    entered, release = threading.Event(), threading.Event()
-
-    class H:
-        def SlowState(self, e: Event) -> None:
-            entered.set()
-            release.wait(5)
-
-    m.handlers_bind(H())
-    threading.Thread(target=m.add1, args=("Slow",)).start()
-    assert entered.wait(5)
-    ctx = Ctx(timeout=0.02)
     res: list[Any] = []
-    res.append(add1_sync_blocking(ctx, m, "A"))
-    release.set()
+    with queue_held(m, "Slow"):
+        ctx = Ctx(timeout=0.02)
+        res.append(add1_sync_blocking(ctx, m, "A"))
     assert res == [False]
 
 
 def test_add_sync_blocking_returns_when_the_queued_mutation_is_canceled() -> None:
     m = new_mach()
-    entered, release = threading.Event(), threading.Event()
-
-    class H:
-        def SlowState(self, e: Event) -> None:
-            entered.set()
-            release.wait(5)
-
-    m.handlers_bind(H())
-    threading.Thread(target=m.add1, args=("Slow",)).start()
-    assert entered.wait(5)
     out: list[bool] = []
-    t = threading.Thread(target=lambda: out.append(add1_sync_blocking(None, m, "B", timeout=5)))
-    t.start()
-    time.sleep(0.02)
-    release.set()  # B is canceled (requires A); no later transition follows
+    with queue_held(m, "Slow"):
+        t = threading.Thread(target=lambda: out.append(add1_sync_blocking(None, m, "B", timeout=5)))
+        t.start()
+        time.sleep(0.02)
+    # released: B is canceled (requires A); no later transition follows
     t.join(5)
     assert out == [False]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from am_core import Ctx, Event, Machine, MutationType, Result, State, StateMissingError
+
+from .helpers import queue_held
 
 
 def _abc() -> Machine:
@@ -252,22 +252,9 @@ def test_eval_nested_in_handler_with_detection_adds_exception() -> None:
 
 def test_mutations_from_other_thread_while_draining_are_queued() -> None:
     m = _abc()
-    started = threading.Event()
-    release = threading.Event()
     res: list[Result] = []
-
-    class H:
-        def AState(self, e: Event) -> None:
-            started.set()
-            release.wait(5)
-
-    m.handlers_bind(H())
-    t = threading.Thread(target=m.add, args=("A",))
-    t.start()
-    assert started.wait(5)
-    res.append(m.add("B"))  # another thread drains: queued, returns its queue tick
-    release.set()
-    t.join(5)
+    with queue_held(m, "A"):
+        res.append(m.add("B"))  # another thread drains: queued, returns its queue tick
     assert res == [Result(3)]
     assert m.is_(["A", "B"])
 
@@ -294,22 +281,9 @@ def test_is_queued_and_will_be() -> None:
 def test_eval_times_out_while_another_thread_drains() -> None:
     m = _abc()
     m.eval_timeout = 0.05
-    started = threading.Event()
-    release = threading.Event()
     ran: list[str] = []
-
-    class H:
-        def AState(self, e: Event) -> None:
-            started.set()
-            release.wait(5)
-
-    m.handlers_bind(H())
-    t = threading.Thread(target=m.add, args=("A",))
-    t.start()
-    assert started.wait(5)
-    assert m.eval("slow", lambda: ran.append("ran")) is False
-    release.set()
-    t.join(5)
+    with queue_held(m, "A"):
+        assert m.eval("slow", lambda: ran.append("ran")) is False
     assert ran == []  # a timed-out eval is skipped when its turn comes
     errs = m.err_internal()
     assert len(errs) == 1 and str(errs[0]) == "eval timeout: slow"

@@ -17,6 +17,8 @@ from am_core.machine import Machine
 from am_core.transition import Transition
 from am_core.types import Result, State
 
+from .helpers import queue_held
+
 THREADS = 8
 PER_THREAD = int(os.environ.get("AM_STRESS_N", "10000"))
 
@@ -97,27 +99,18 @@ def test_8_threads_mutating_one_machine() -> None:
 
 def test_mutation_from_another_thread_is_queued_and_drained_by_the_running_thread() -> None:
     m = Machine({"Slow": State(), "Other": State()}, id="q1")
-    entered, release = threading.Event(), threading.Event()
     ran_in: list[int] = []
 
     class H:
-        def SlowState(self, e: Event) -> None:
-            entered.set()
-            release.wait(5)
-
         def OtherState(self, e: Event) -> None:
             ran_in.append(threading.get_ident())
 
     m.handlers_bind(H())
-    drainer = threading.Thread(target=m.add1, args=("Slow",))
-    drainer.start()
-    assert entered.wait(5)
-    res = m.add1("Other")  # from this thread, while the queue runs elsewhere
-    assert Result.is_queued(res) and not m.is1("Other")
-    w = m.when_queue(int(res))
-    release.set()
+    with queue_held(m, "Slow") as drainer:
+        res = m.add1("Other")  # from this thread, while the queue runs elsewhere
+        assert Result.is_queued(res) and not m.is1("Other")
+        w = m.when_queue(int(res))
     assert w.wait(5)
-    drainer.join(5)
     assert m.is1("Other") and ran_in == [drainer.ident]
 
 
