@@ -7,10 +7,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import errno
+import socket
 import sys
 
 from am_dbg import __version__
 from am_dbg.config import ConfigError, parse_args
+from am_rpc.dbg.addr import join_addr, split_addr
 
 __all__ = ["main"]
 
@@ -32,9 +36,58 @@ def main(argv: list[str] | None = None) -> int:
         from am_dbg.headless import run_headless
 
         return run_headless(cfg)
+    # DbgApp neither records nor forwards yet: refuse rather than silently do less than asked
+    for flag, given in (("--record", cfg.record), ("--export-data", cfg.export_data)):
+        if given:
+            print(f"am-dbg: {flag} needs --headless (the UI does not do it)", file=sys.stderr)
+            return 2
+    if cfg.fwd_data:
+        print("am-dbg: --fwd-data needs --headless (the UI does not forward)", file=sys.stderr)
+        return 2
+    if cfg.import_data:
+        from am_dbg.recordings import RecordingError
+        from am_dbg.recordings.io import probe
+
+        try:
+            probe(cfg.import_data)  # one line and exit 1 now, not a traceback inside the UI
+        except RecordingError as err:
+            print(f"am-dbg: {err}", file=sys.stderr)
+            return 1
+    if cfg.listening:
+        busy = port_in_use(cfg.listen_addr)
+        if busy and not cfg.import_data:
+            print(f"am-dbg: {busy}", file=sys.stderr)
+            return 2
+        if busy:
+            print(f"am-dbg: {busy}; going on offline", file=sys.stderr)
+            cfg = dataclasses.replace(cfg, listen_addr="")
     from am_dbg.ui.app import run_ui
 
     return run_ui(cfg)
+
+
+def port_in_use(addr: str) -> str:
+    """The one-line error when another program listens on `addr` ("" when it looks free).
+
+    The UI starts its server once the terminal is taken over; a port in use must stop it before
+    (design.md §4: exit 2, or offline with `-i`), like the headless mode does.
+    """
+    host, port = split_addr(addr)
+    if port == 0:
+        return ""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return ""  # the server says why when it starts
+    for family, kind, proto, _, sockaddr in infos:
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+            try:
+                sock.bind(sockaddr)
+            except OSError as err:
+                if err.errno == errno.EADDRINUSE:
+                    return f"cannot listen on {join_addr(host, port)}: address already in use"
+    return ""
 
 
 def entry() -> None:

@@ -8,8 +8,11 @@ booleans that default on also take `--no-<flag>`, `--listen [ADDR]` is an alias 
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from am_rpc.dbg.addr import split_addr
 
 __all__ = ["DEFAULT_ADDR", "VIEWS", "Config", "ConfigError", "build_parser", "parse_args"]
 
@@ -164,7 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
         "-i", "--import-data", default="", metavar="FILE", help="import a .amdbg or .gob.br file"
     )
     p.add_argument(
-        "--record", default="", metavar="FILE", help="record everything received to FILE"
+        "--record",
+        default="",
+        metavar="FILE",
+        help="with --headless: record everything received to FILE",
     )
     p.add_argument(
         "--export-data", default="", metavar="FILE", help="with -i and --headless: convert and exit"
@@ -202,27 +208,65 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dbg-am-dbg-addr", default="", metavar="ADDR", help="stream this debugger to ADDR"
     )
-    p.add_argument("--dbg-id", default="am-dbg", help="id of the debugger's own machine")
-    p.add_argument("--dbg-log-level", type=int, default=0, help="debugger's own log level")
+    p.add_argument(
+        "--dbg-id", default="am-dbg", metavar="ID", help="id of the debugger's own machine"
+    )
+    p.add_argument(
+        "--dbg-log-level", type=int, default=0, metavar="N", help="debugger's own log level 0-5"
+    )
     p.add_argument("--test-mode", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--version", action="store_true", help="print the version and exit")
     return p
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _check_addr(flag: str, addr: str) -> None:
+    try:
+        if addr == "1":  # AM_DBG_ADDR's shorthand is no address on the command line
+            raise ValueError(f"expected HOST:PORT, got {addr!r}")
+        split_addr(addr)
+    except ValueError as err:
+        raise ConfigError(f"{flag}: {err}") from None
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[Config, bool]:
     """Parse the command line. Returns the config and whether `--version` was asked."""
     ns = build_parser().parse_args(argv)
     start_url = ns.machurl
+    # `am-dbg --view-rain mach://x`: a Go-style boolean swallowed the positional start URL
+    for name, _, _ in _BOOLS:
+        dest = name.replace("-", "_")
+        val = getattr(ns, dest)
+        if isinstance(val, str) and val.startswith("mach://") and not start_url:
+            start_url = val
+            setattr(ns, dest, "true")
     listen = ns.listen_addr
     # `am-dbg --listen mach://x` : the value is the positional start URL, not an address.
     if isinstance(listen, str) and listen.startswith("mach://"):
         start_url, listen = listen, DEFAULT_ADDR
     if listen in ("-1", "", None):
         listen = ""
-    elif ":" not in listen:
-        raise ConfigError(f"--listen-addr: expected HOST:PORT, got {listen!r}")
+    else:
+        _check_addr("--listen-addr", listen)
+    if ns.demo and not listen:
+        raise ConfigError("--demo needs the server: drop --listen-addr -1")
+    for addr in ns.fwd_data:
+        _check_addr("--fwd-data", addr)
+    if ns.dbg_am_dbg_addr:
+        _check_addr("--dbg-am-dbg-addr", ns.dbg_am_dbg_addr)
     if start_url and not start_url.startswith("mach://"):
         raise ConfigError(f"MACHURL: expected mach://<machine>[/<tx>[/<step>]], got {start_url!r}")
+    if ns.record and ns.import_data and _same_file(ns.record, ns.import_data):
+        raise ConfigError(
+            f"--record: {ns.record!r} is the file given to -i; recording would overwrite it "
+            "before it is read (record to another file)"
+        )
     if not 0 <= ns.filter_log_level <= 5:
         raise ConfigError(f"--filter-log-level: expected 0-5, got {ns.filter_log_level}")
     bools = {

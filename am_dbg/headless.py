@@ -20,7 +20,7 @@ from am_dbg.config import Config
 from am_dbg.model.session import Session
 from am_dbg.server.forward import Forwarder, ForwardError
 from am_dbg.server.ingest import IngestServer, ListenError
-from am_rpc.dbg.addr import split_addr
+from am_rpc.dbg.addr import join_addr, split_addr
 
 __all__ = ["run_headless"]
 
@@ -46,8 +46,8 @@ def _import(cfg: Config, session: Session) -> bool:
 
     try:
         result = load(cfg.import_data)
-    except (OSError, RecordingError) as err:
-        _err(f"cannot import {cfg.import_data!r}: {err}")
+    except RecordingError as err:  # the message names the file and the reason
+        _err(str(err))
         return False
     for warning in result.warnings:
         _err(warning)
@@ -79,7 +79,7 @@ def _convert(cfg: Config) -> int:
     try:
         export(session, cfg.export_data)
     except (OSError, RecordingError) as err:
-        _err(f"cannot export to {cfg.export_data!r}: {err}")
+        _err(str(err))  # names the file and the reason
         return 1
     _summary(session)
     return 0
@@ -125,12 +125,13 @@ async def _serve(cfg: Config) -> int:
                 _err(f"{err.strerror}; going on offline")
                 server = None
             else:
-                print(f"listening on {host}:{server.port}", file=sys.stderr, flush=True)
+                addr = join_addr(host, server.port)
+                print(f"listening on {addr}", file=sys.stderr, flush=True)
                 if cfg.demo:
                     from am_dbg.demo import DemoError, start_demo
 
                     try:
-                        demo = start_demo(f"{host}:{server.port}")
+                        demo = start_demo(addr)
                     except DemoError as err:
                         _err(str(err))
                         return 2

@@ -17,7 +17,7 @@ from am_rpc.dbg.protocol import SchemaMsg, TxMsg
 if TYPE_CHECKING:
     from am_dbg.model.session import Session
 
-__all__ = ["GOB_FORMAT", "LoadResult", "export", "load"]
+__all__ = ["GOB_FORMAT", "LoadResult", "export", "load", "probe"]
 
 GOB_FORMAT = "gob/go-am-dbg"
 
@@ -52,25 +52,71 @@ def load(path: str | PathLike[str]) -> LoadResult:
             data = f.read()
     except OSError as err:
         raise RecordingError(f"cannot read {name!r}: {err.strerror or err}") from None
+    if not data:
+        raise RecordingError(f"{name!r} is empty: nothing to import")
     if data.startswith(MAGIC) or (len(data) < len(MAGIC) and data and MAGIC.startswith(data)):
         got = read_amdbg(path, data)
         return LoadResult(list(got.machines), FORMAT, got.warnings, got.disconnected, True)
-    from am_dbg.recordings.gob_import import read_gob_dump
+    from am_dbg.recordings.gob_import import GobDumpInfo, read_gob_dump
 
     warnings: list[str] = []
+    info = GobDumpInfo()
     try:
-        machines = read_gob_dump(path, warnings)
+        # salvage: a cut or damaged dump keeps every machine that was complete before the damage
+        machines = read_gob_dump(path, warnings, info, salvage=True)
     except RecordingError as err:
-        if name.endswith(".br") or name.endswith(".gob"):
-            raise
-        raise RecordingError(
-            f"{name!r} is neither an am-dbg recording (no AMDBG header) nor a Go am-dbg dump ({err})"
-        ) from None
-    # Old Go dumps have no IsQueued field: a file without any queued message cannot tell.
-    queued_known = any(tx.is_queued for _, txs in machines for tx in txs)
+        raise _unknown(name, err) from None
+    warnings = [f"{name}: {w}" for w in warnings]
+    # Old Go dumps have no IsQueued field: they cannot tell queued messages from transitions.
+    queued_known = info.queued_known or any(tx.is_queued for _, txs in machines for tx in txs)
     return LoadResult(
         list(machines), GOB_FORMAT, warnings, {s.id: True for s, _ in machines}, queued_known
     )
+
+
+def _named(msg: str, tmp: Path, name: str) -> str:
+    """An export error names the file the user asked for, not the temporary one."""
+    return msg.replace(f"cannot record to {str(tmp)!r}", f"cannot write {name!r}")
+
+
+def _unknown(name: str, err: RecordingError) -> RecordingError:
+    """A file without the AMDBG magic that is no readable Go dump either."""
+    if name.endswith(".br") or name.endswith(".gob"):
+        return err
+    return RecordingError(
+        f"{name!r} is neither an am-dbg recording (no AMDBG header) nor a Go am-dbg dump "
+        f"({getattr(err, 'reason', err)})"
+    )
+
+
+_PROBE_BYTES = 1 << 16
+
+
+def probe(path: str | PathLike[str]) -> None:
+    """Raise the `RecordingError` of `load` for a file it could not read at all, from its first
+    64 KiB only: unreadable, empty, a newer `.amdbg` version, neither `.amdbg` nor brotli data.
+
+    Cheap enough to run before a UI takes over the terminal (the error is then one line on
+    stderr); damage further in is left to `load`, which keeps what is intact.
+    """
+    name = str(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_PROBE_BYTES)
+    except OSError as err:
+        raise RecordingError(f"cannot read {name!r}: {err.strerror or err}") from None
+    if not head:
+        raise RecordingError(f"{name!r} is empty: nothing to import")
+    if head.startswith(MAGIC) or MAGIC.startswith(head):
+        read_amdbg(path, head)  # the header decides; a cut body is only a warning here
+        return
+    from am_dbg.recordings.gob_import import decompress_dump
+
+    try:
+        decompress_dump(head, warnings=[])  # salvage mode: an error only if nothing decompresses
+    except RecordingError as err:
+        err.args = (f"{name}: {err.args[0]}",)
+        raise _unknown(name, err) from None
 
 
 def export(
@@ -90,11 +136,15 @@ def export(
     machs = [session.machines[i] for i in ids if i in session.machines]
     if not machs:
         raise RecordingError("nothing to export: no machines")
+    name = str(path)
     dest = Path(path)
     tmp = dest.with_name(dest.name + ".part")
     written = 0
     now = time.time_ns()
-    w = RecordingWriter(tmp, background=False, chunk_bytes=4 * 2**20)
+    try:
+        w = RecordingWriter(tmp, background=False, chunk_bytes=4 * 2**20)
+    except RecordingError as err:
+        raise RecordingError(_named(str(err), tmp, name)) from None
     try:
         for h in machs:
             if moment_ns is None:
@@ -102,20 +152,20 @@ def export(
             else:
                 i = h.tx_at_human_time(moment_ns)
                 rng = (i,) if i >= 0 else ()
-            first = h.info(0).time_ns if len(h) else now
+            first = h.time_ns(0) if len(h) else now
             w.write_connect(h.conn_id, h.id, first)
             w.write_schema(h.schema, h.conn_id, first)
             for i in rng:
-                w.write_tx(h.conn_id, h.raw(i), h.info(i).time_ns)
+                w.write_tx(h.conn_id, h.raw(i), h.time_ns(i))
                 written += 1
             if not h.connected:
-                last = h.info(-1).time_ns if len(h) else now
+                last = h.time_ns(-1) if len(h) else now
                 w.write_disconnect(h.conn_id, h.id, last)
     finally:
         w.close()
     if w.error is not None:
         tmp.unlink(missing_ok=True)
-        raise RecordingError(w.error)
+        raise RecordingError(_named(w.error, tmp, name))
     try:
         os.replace(tmp, dest)
     except OSError as err:

@@ -40,8 +40,9 @@ class _Drain(asyncio.Protocol):
         pass
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost:  # set already when this instance hung up itself
+            log.warning("forward target %s closed the connection", self.addr)
         self.lost = True
-        log.warning("forward target %s closed the connection", self.addr)
 
 
 class Forwarder:
@@ -89,7 +90,8 @@ class Forwarder:
         self._send({"k": KIND_DISC, "conn": conn_id})
 
     def close(self) -> None:
-        for transport, _ in self._targets:
+        for transport, proto in self._targets:
+            proto.lost = True
             transport.close()
         self._targets.clear()
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import errno
 import logging
+import os
 import secrets
 import socket
 import time
@@ -25,6 +25,7 @@ from itertools import repeat
 from typing import Any, Protocol
 
 from am_rpc.codec import DEFAULT_MAX_FRAME, FrameDecoder, encode_frame, encode_preamble, unpack
+from am_rpc.dbg.addr import join_addr
 from am_rpc.dbg.frames import (
     KIND_ACK,
     KIND_ERROR,
@@ -49,6 +50,9 @@ _DISC = 2
 
 class ListenError(OSError):
     """The server cannot listen on the requested address (one-line reason in ``str()``)."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)  # without OSError's "[Errno N]" prefix
 
 
 class SessionLike(Protocol):
@@ -204,7 +208,7 @@ class IngestServer:
         batch_interval: float = 0.1,
         tick_delay: float = 0.005,
         tick_time: float = 0.02,
-        tick_slice: int = 256,
+        tick_slice: int = 512,
         max_pending: int = 200_000,
         forward: Any = None,
         clock_ns: Callable[[], int] = time.time_ns,
@@ -264,9 +268,10 @@ class IngestServer:
                 lambda: _Conn(self), bind, self.port, reuse_address=True
             )
         except OSError as err:
-            why = "address already in use" if err.errno == errno.EADDRINUSE else err.strerror
+            # asyncio's bind errors repeat the address: keep just the reason of the errno
+            why = os.strerror(err.errno).lower() if err.errno else str(err)
             raise ListenError(
-                err.errno or 0, f"cannot listen on {self.host}:{self.port}: {why or err}"
+                err.errno or 0, f"cannot listen on {join_addr(self.host, self.port)}: {why}"
             ) from None
         sock = self._server.sockets[0].getsockname()
         self.port = int(sock[1])
@@ -401,7 +406,8 @@ class IngestServer:
 
     def _tick(self, drain: bool = False) -> None:
         """Apply queued events to the model in arrival order, for at most ``tick_time`` seconds
-        (in slices of ``tick_slice`` txs) unless ``drain``; the rest goes to the next tick."""
+        (in batches of up to ``tick_slice`` txs, consecutive frames merged) unless ``drain``;
+        the rest goes to the next tick."""
         self._tick_handle = None
         deadline = time.perf_counter() + self.tick_time
         events = self._events
@@ -410,12 +416,23 @@ class IngestServer:
         while self._pos < len(events):
             kind, cid, payload = events[self._pos]
             if kind == _TXS:
-                take = payload if len(payload) <= size else payload[:size]
-                if len(take) < len(payload):
-                    events[self._pos] = (kind, cid, payload[len(take) :])
-                else:
+                # consecutive tx events (any connections, arrival order kept) go to the model as
+                # one batch of up to `size`: small frames of many senders cost less together
+                batch: list[tuple[str, TxMsg | bytes]] = []
+                while True:
+                    room = size - len(batch)
+                    take = payload if len(payload) <= room else payload[:room]
+                    batch += zip(repeat(cid), take, strict=False)
+                    if len(take) < len(payload):
+                        events[self._pos] = (kind, cid, payload[len(take) :])
+                        break
                     self._pos += 1
-                self._apply_txs(list(zip(repeat(cid), take, strict=False)), now)
+                    if len(batch) >= size or self._pos >= len(events):
+                        break
+                    kind, cid, payload = events[self._pos]
+                    if kind != _TXS:
+                        break
+                self._apply_txs(batch, now)
             else:
                 self._pos += 1
                 if kind == _SCHEMA:

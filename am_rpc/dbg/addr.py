@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_DBG_ADDR", "split_addr"]
+__all__ = ["DEFAULT_DBG_ADDR", "join_addr", "split_addr"]
 
 DEFAULT_DBG_ADDR = "localhost:6831"
 
@@ -26,3 +26,8 @@ def split_addr(addr: str) -> tuple[str, int]:
     if not 0 <= port <= 65535:
         raise ValueError(f"port must be 0-65535 in {addr!r}")
     return host or "localhost", port
+
+
+def join_addr(host: str, port: int) -> str:
+    """The inverse of `split_addr`: ``"host:port"``, IPv6 hosts in brackets (``"[::1]:6831"``)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -21,6 +21,7 @@ import atexit
 import logging
 import random
 import secrets
+import socket
 import threading
 import weakref
 from collections.abc import Callable
@@ -305,16 +306,34 @@ class _Mux:
         for link in rest:
             link.wake()
 
+    async def _dial(self, loop: asyncio.AbstractEventLoop) -> _Proto:
+        try:
+            _, proto = await loop.create_connection(lambda: _Proto(self), self.host, self.port)
+        except RuntimeError:
+            # At interpreter exit (the atexit flush) the loop can no longer start the executor
+            # thread that resolves host names: resolve here, then dial the addresses directly.
+            infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
+            err: OSError = OSError(f"cannot resolve {self.addr}")
+            for family, _, _, _, sockaddr in infos:
+                try:
+                    _, proto = await loop.create_connection(
+                        lambda: _Proto(self), str(sockaddr[0]), int(sockaddr[1]), family=family
+                    )
+                    break
+                except OSError as e:
+                    err = e
+            else:
+                raise err from None
+        assert isinstance(proto, _Proto)
+        return proto
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         delay = self.backoff[0]
         while not self.closed:
             try:
-                _, proto = await asyncio.wait_for(
-                    loop.create_connection(lambda: _Proto(self), self.host, self.port),
-                    _CONNECT_TIMEOUT,
-                )
-            except (OSError, TimeoutError):
+                proto = await asyncio.wait_for(self._dial(loop), _CONNECT_TIMEOUT)
+            except (OSError, TimeoutError, RuntimeError):
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, self.backoff[1])
                 continue

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import sys
 import threading
 import traceback
 from typing import Any
@@ -391,6 +392,12 @@ def connect_env(mach: Any, env: dict[str, str] | None = None) -> DbgTracer | Non
     if not addr:
         if on["steps"]:
             slog.enable_steps(True)
+        return None
+    try:
+        split_addr(addr)
+    except ValueError as err:
+        # a typo in an environment variable must not stop the program, nor pass unnoticed
+        print(f"am_rpc.dbg: AM_DBG_ADDR: {err}; not streaming {mach.id}", file=sys.stderr)
         return None
     trace = env.get("AM_DBG_TRACE", "") == "1" and env.get("AM_DBG_NO_TRACE", "") != "1"
     tracer = connect(mach, addr, stack_traces=trace)

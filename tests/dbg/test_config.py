@@ -64,6 +64,7 @@ def test_recording_over_the_imported_file_is_refused(tmp_path: Path) -> None:
         (["-l", "1"], "--listen-addr: expected HOST:PORT"),
         (["--fwd-data", "x"], "--fwd-data: expected HOST:PORT"),
         (["--dbg-am-dbg-addr", "x:y"], "--dbg-am-dbg-addr: port"),
+        (["--demo", "-l", "-1"], "--demo needs the server"),
     ],
 )
 def test_bad_values_name_the_flag(argv: list[str], needle: str) -> None:

@@ -188,13 +188,28 @@ async def test_connect_env_reads_am_dbg_addr_and_log_flags(server: IngestServer)
     await t.aclose()
 
 
+def test_connect_env_with_a_bad_address_warns_and_does_not_stream(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    m, _ = machine("typo")
+    assert connect_env(m, {"AM_DBG_ADDR": "localhost"}) is None
+    assert capsys.readouterr().err == (
+        "am_rpc.dbg: AM_DBG_ADDR: expected HOST:PORT, got 'localhost'; not streaming typo\n"
+    )
+    assert not any(isinstance(t, DbgTracer) for t in m.tracers())
+
+
 def test_default_address_is_localhost_6831() -> None:
-    m, _ = machine("d")
-    t = connect(m, "1")
-    assert t.addr == "localhost:6831"
-    t.close(0.1)
-    with pytest.raises(ValueError):
-        connect(m, "nope")
+    # a loop that never runs: the test never dials (and never pollutes) a real am-dbg on 6831
+    loop = asyncio.new_event_loop()
+    try:
+        for addr in ("1", None, ""):
+            m, _ = machine("d")
+            assert connect(m, addr, loop=loop).addr == "localhost:6831"
+        with pytest.raises(ValueError):
+            connect(m, "nope", loop=loop)
+    finally:
+        loop.close()
 
 
 def test_close_from_another_thread_waits_for_the_acks() -> None:

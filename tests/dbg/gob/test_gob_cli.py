@@ -89,3 +89,19 @@ def test_damaged_dump_is_a_one_line_error_not_a_traceback(tmp_path: Path) -> Non
         assert reason in proc.stderr
         assert proc.returncode == 1
         assert proc.stdout == ""
+
+
+def test_truncated_dump_prints_what_was_read_and_warns(tmp_path: Path, gob_summary: dict) -> None:
+    # design.md §4: a damaged file prints what was read (exit 0) and says on stderr what was lost
+    raw = FIXTURE.read_bytes()
+    cut = tmp_path / "cut.gob.br"
+    cut.write_bytes(raw[: len(raw) // 2])
+    proc = am_dbg("-i", str(cut), "--print-summary", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    kept = json.loads(proc.stdout)["machines"]
+    assert 0 < len(kept) < 107
+    full = {m["id"]: m for m in gob_summary["machines"]}
+    assert all(m == full[m["id"]] for m in kept)  # the complete machines come back exactly
+    lines = proc.stderr.splitlines()
+    assert lines and all(line.startswith(f"am-dbg: warning: {cut}: ") for line in lines)
+    assert f"kept the {len(kept)} complete machine(s) of 107" in proc.stderr

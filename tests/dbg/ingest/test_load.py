@@ -7,6 +7,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from am_dbg.model.session import Session
 from am_dbg.server import IngestServer
 from am_rpc.dbg import DbgTracer, connect
@@ -218,7 +220,30 @@ print(len(p.txs), flush=True)
 """
 
 
-async def test_a_script_that_exits_without_closing_still_delivers() -> None:
+_SCRIPT_AT_EXIT = """
+import atexit, sys
+from am_core import Machine, State
+from am_rpc.dbg import connect
+
+def late():
+    # after the interpreter's thread shutdown, like the exit flush of a script that ends at
+    # once: no executor thread resolves host names any more
+    m = Machine({"Start": State(), "Ready": State(require=["Start"])}, id="script")
+    t = connect(m, sys.argv[1])
+    m.add(["Start", "Ready"])
+    assert t.close(5.0), "not delivered"
+
+atexit.register(late)
+print(1, flush=True)
+"""
+
+
+@pytest.mark.parametrize(
+    ("script", "host"),
+    [(_SCRIPT, "127.0.0.1"), (_SCRIPT_AT_EXIT, "127.0.0.1"), (_SCRIPT_AT_EXIT, "localhost")],
+    ids=["flush-at-exit", "dial-at-exit-ip", "dial-at-exit-name"],
+)
+async def test_a_script_that_exits_without_closing_still_delivers(script: str, host: str) -> None:
     import subprocess
     import sys
     from pathlib import Path
@@ -229,13 +254,15 @@ async def test_a_script_that_exits_without_closing_still_delivers() -> None:
         root = Path(__file__).resolve().parents[3]
         out = await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, "-c", _SCRIPT, f"127.0.0.1:{srv.port}"],
+            [sys.executable, "-c", script, f"{host}:{srv.port}"],
             capture_output=True,
             text=True,
             cwd=root,
             timeout=30,
         )
         assert out.returncode == 0, out.stderr
+        # a host name is resolved at exit, after the executor threads are gone: no traceback
+        assert out.stderr == ""
         await asyncio.sleep(0.05)
         await srv.settle()
         assert len(_executed(srv, "script")) == int(out.stdout)

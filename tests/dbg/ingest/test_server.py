@@ -177,6 +177,15 @@ async def test_port_in_use_is_a_one_line_error() -> None:
         with pytest.raises(ListenError) as info:
             await srv.start()
         assert info.value.strerror == f"cannot listen on 127.0.0.1:{port}: address already in use"
+        assert str(info.value) == info.value.strerror  # no "[Errno 98]" in a UI notification
+
+
+async def test_bind_errors_say_the_reason_once() -> None:
+    # asyncio's own message repeats the address ("error while attempting to bind on ...")
+    srv = IngestServer(Session(), host="192.0.2.1", port=0)  # TEST-NET-1: never ours
+    with pytest.raises(ListenError) as info:
+        await srv.start()
+    assert str(info.value) == "cannot listen on 192.0.2.1:0: cannot assign requested address"
 
 
 async def test_on_batch_is_throttled_while_streams_are_hot() -> None:
@@ -238,6 +247,29 @@ async def test_forwarding_keeps_original_conn_ids_and_disconnects() -> None:
         await target.close()
 
 
+async def test_forward_target_loss_is_logged_but_not_our_own_hang_up(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from am_dbg.server import Forwarder
+
+    target = IngestServer(Session(), host="127.0.0.1", port=0)
+    await target.start()
+    mine, theirs = Forwarder([f"127.0.0.1:{target.port}"]), Forwarder([f"127.0.0.1:{target.port}"])
+    await mine.start()
+    await theirs.start()
+    with caplog.at_level(logging.WARNING, logger="am_dbg.server"):
+        mine.close()  # a clean shutdown of this instance
+        await asyncio.sleep(0.1)
+        assert "closed the connection" not in caplog.text
+        await target.close()  # the target goes away: worth a warning
+        for _ in range(50):
+            await asyncio.sleep(0.02)
+            if "closed the connection" in caplog.text:
+                break
+        assert f"forward target 127.0.0.1:{target.port} closed the connection" in caplog.text
+    theirs.close()
+
+
 def test_frames_are_msgpack_maps() -> None:
     # The documented example shape decodes as documented.
     body = msgpack.unpackb(txs_frame([tx("m", 1)], seq=1)[4:])
@@ -247,7 +279,14 @@ def test_frames_are_msgpack_maps() -> None:
 async def test_a_flood_never_holds_the_loop_for_long(server: IngestServer) -> None:
     c = await RawClient.open(server.port)
     await c.send(schema_frame(schema("flood")))
-    n = 20_000
+    machines = server.session.machines  # type: ignore[attr-defined]
+    for _ in range(500):
+        if "flood" in machines:
+            break
+        await asyncio.sleep(0.01)
+    # read it, as a UI on this loop would: the model then derives at ingest (the slower path)
+    assert machines["flood"].errors == []
+    n = 40_000
     frames = b"".join(
         txs_frame([tx("flood", i) for i in range(s, s + 2000)], seq=s) for s in range(1, n, 2000)
     )

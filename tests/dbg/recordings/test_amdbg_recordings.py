@@ -276,6 +276,19 @@ def test_export_everything_and_a_single_moment(tmp_path: Path) -> None:
     assert not (tmp_path / "empty.amdbg").exists()
 
 
+def test_export_of_a_loaded_recording_keeps_the_receive_times(tmp_path: Path) -> None:
+    # a session loaded from a file derives its transitions lazily: the times must not be lost
+    record_session(tmp_path / "live.amdbg")
+    first = load(tmp_path / "live.amdbg")
+    s = Session()
+    s.load(first.machines)
+    export(s, tmp_path / "again.amdbg")
+    again = load(tmp_path / "again.amdbg")
+    times = {sch.id: [t.time for t in txs] for sch, txs in first.machines}
+    assert times == {sch.id: [t.time for t in txs] for sch, txs in again.machines}
+    assert all(all(ts) for ts in times.values())
+
+
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
