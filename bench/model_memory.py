@@ -87,12 +87,16 @@ def measure(n: int) -> tuple[float, float, float]:
     for k in range(0, n, 500):
         s.on_txs([("c1", r) for r in raws[k : k + 500]], now_ns=time.time_ns())
     dt = time.perf_counter() - t0
+    unread = tracemalloc.get_traced_memory()[0] - base
+    # a machine nobody read holds its transitions checked, not derived: read it (as the UI does)
+    s.machines[schema.id].errors  # noqa: B018  (the read derives)
     used = tracemalloc.get_traced_memory()[0] - base
     tracemalloc.stop()
     # the packed bytes were allocated before tracing started: add what the model keeps of them
     raw_total = sum(len(r) + 33 for r in raws)
     assert len(s.machines[schema.id]) == n
     print(f"model's own estimate (Session.stored_bytes): {s.stored_bytes / n:.0f} B per tx")
+    print(f"memory per stored tx before the first read: {(unread + raw_total) / n:.0f} B")
     return (used + raw_total) / n, sum(map(len, raws)) / n, dt / n * 1e6
 
 
@@ -149,7 +153,10 @@ def main() -> None:
         speed(schema, raws)
         return
     per_tx, _, _ = measure(n)
-    print(f"memory per stored tx: {per_tx:.0f} B ({per_tx / TARGET:.2f}x the 1.5 KiB target)")
+    print(
+        f"memory per stored tx (read, derived): {per_tx:.0f} B"
+        f" ({per_tx / TARGET:.2f}x the 1.5 KiB target)"
+    )
     schema, raws = make_txs(n)
     speed(schema, raws)
 

@@ -25,10 +25,12 @@ from am_rpc.dbg.protocol import LogEntry, MessageError, SchemaMsg, TxMsg
 
 __all__ = [
     "HEALTH_STATES",
+    "Checked",
     "Derived",
     "SchemaFacts",
     "TupleInterner",
     "TxInfo",
+    "check_many",
     "check_tx",
     "decode",
     "derive",
@@ -320,6 +322,7 @@ class Derived(NamedTuple):
 
     infos: list[TxInfo]
     ids: list[str]
+    times: list[int]
     is_err: list[bool]
     last_clocks: tuple[int, ...]
     max_time_ns: int
@@ -336,22 +339,40 @@ def _all_of(kind: type, values: Any, n: int) -> bool:
     return [*map(type, values)].count(kind) == n
 
 
-def derive_many(
-    ds: list[dict[str, Any]],
-    prev_clocks: tuple[int, ...],
-    prev_sum: int,
-    facts: SchemaFacts,
-    now_ns: int,
-    interner: TupleInterner,
-) -> Derived | None:
-    """`derive()` for a run of wire maps of one machine, column by column.
+class Checked(NamedTuple):
+    """What `check_many` learnt of a run it accepted: enough to store it and derive it later."""
 
-    Every per-message step is a C-level `map` over the run (no Python frame per message) except
-    added / removed, which visit only the messages whose clocks changed. The checks are those of
-    `derive()`, but stricter: anything unusual (a wrong type, a null, clock vectors of different
-    lengths) returns None and the caller goes message by message with `derive()`, which says why.
-    Nothing is computed from unchecked values, so a None leaves no trace.
-    """
+    ids: list[str]
+    times: list[int]
+    last_clocks: tuple[int, ...]
+    max_time_ns: int
+
+
+class _Columns(NamedTuple):
+    """The checked columns of a run (what `derive_many` computes from)."""
+
+    ids: list[str]
+    times: list[int]
+    cs: list[list[int]]
+    ss: list[Any]
+    steps: list[Any]
+    froms: list[int]
+    tos: list[int]
+    typs: list[int]
+    qts: list[int]
+    mqts: list[int]
+    mqks: list[int]
+    accs: list[bool]
+    autos: list[bool]
+    chks: list[bool]
+    qds: list[bool]
+    prev_clocks: tuple[int, ...]
+
+
+def _columns(
+    ds: list[dict[str, Any]], prev_clocks: tuple[int, ...], now_ns: int
+) -> _Columns | None:
+    """Read and check the columns of a run (None: not sure, go message by message)."""
     n = len(ds)
     ids = [*map(_GET, ds, repeat("id"))]
     cs = [*map(_GET, ds, repeat("c"))]
@@ -393,6 +414,8 @@ def derive_many(
     if n_with != n and n_with + steps.count(_EMPTY) != n:
         return None
     flat_steps = [*chain.from_iterable(steps)]
+    froms: list[int] = []
+    tos: list[int] = []
     if flat_steps:
         if not _all_of(list, flat_steps, len(flat_steps)) or min(map(len, flat_steps)) < 5:
             return None
@@ -406,7 +429,78 @@ def derive_many(
         times = [now_ns] * n
     else:
         times = [t if type(t) is int and t > 0 else now_ns for t in times]
+    return _Columns(
+        ids,
+        times,
+        cs,
+        ss,
+        steps,
+        froms,
+        tos,
+        typs,
+        qts,
+        mqts,
+        mqks,
+        accs,
+        autos,
+        chks,
+        qds,
+        prev_clocks,
+    )
 
+
+def check_many(
+    ds: list[dict[str, Any]], prev_clocks: tuple[int, ...], now_ns: int
+) -> Checked | None:
+    """`derive_many`'s checks alone: the run can be stored now and derived (identically) later.
+
+    None when `derive_many` would return None (the caller goes message by message).
+    """
+    col = _columns(ds, prev_clocks, now_ns)
+    if col is None:
+        return None
+    return Checked(col.ids, col.times, tuple(col.cs[-1]), max(col.times))
+
+
+def derive_many(
+    ds: list[dict[str, Any]],
+    prev_clocks: tuple[int, ...],
+    prev_sum: int,
+    facts: SchemaFacts,
+    now_ns: int,
+    interner: TupleInterner,
+) -> Derived | None:
+    """`derive()` for a run of wire maps of one machine, column by column.
+
+    Every per-message step is a C-level `map` over the run (no Python frame per message) except
+    added / removed, which visit only the messages whose clocks changed. The checks are those of
+    `derive()`, but stricter: anything unusual (a wrong type, a null, clock vectors of different
+    lengths) returns None and the caller goes message by message with `derive()`, which says why.
+    Nothing is computed from unchecked values, so a None leaves no trace.
+    """
+    col = _columns(ds, prev_clocks, now_ns)
+    if col is None:
+        return None
+    n = len(ds)
+    (
+        ids,
+        times,
+        cs,
+        ss,
+        steps,
+        froms,
+        tos,
+        typs,
+        qts,
+        mqts,
+        mqks,
+        accs,
+        autos,
+        chks,
+        qds,
+        prev_clocks,
+    ) = col
+    width = len(prev_clocks)
     intern = interner.intern
     sums = [*map(sum, cs)]
     diffs = [*map(sub, sums, [prev_sum, *sums[:-1]])]
@@ -433,7 +527,7 @@ def derive_many(
     called = [*map(tuple, ss)]
     called = [*map(intern, called, called)]
     touched = [_EMPTY] * n
-    if flat_steps:
+    if froms:
         offs = [0, *accumulate(map(len, steps))]
         for k in compress(range(n), steps):
             lo, hi = offs[k], offs[k + 1]
@@ -482,4 +576,4 @@ def derive_many(
             ),
         )
     ]
-    return Derived(infos, ids, errs, tuple(cs[-1]), max(times))
+    return Derived(infos, ids, times, errs, tuple(cs[-1]), max(times))

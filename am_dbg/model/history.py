@@ -6,16 +6,24 @@ ones on screen). That keeps a 20-state transition with steps and logs around 1 K
 
 Indexes are 0-based positions in the current history. The memory GC drops transitions from the
 front (`drop_front`), which shifts every index down; tx ids stay resolvable through `index_of`.
+
+Lazy derivation: until something reads a machine's transitions (`info`, a lookup, `errors`...),
+a run of messages is only *checked* at ingest (`check_many`: the same checks, so a bad message is
+still refused on arrival) and stored with its ids and receive times; its `TxInfo`s are derived in
+bulk, from the stored bytes and the inputs the check saw, on the first read (`_derive_pending`).
+From then on the machine derives at ingest, as before. Machines nobody looks at (headless, or a
+hidden client) never pay for added / removed / touched; results are identical either way.
 """
 
 from __future__ import annotations
 
 import bisect
+import gc
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from itertools import compress
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgpack
 
@@ -23,6 +31,7 @@ from am_dbg.model.derive import (
     SchemaFacts,
     TupleInterner,
     TxInfo,
+    check_many,
     decode,
     derive,
     derive_many,
@@ -42,6 +51,17 @@ _MANY_MIN = 4
 
 # Mutation types (am_core): add, remove, set.
 _ADD, _REMOVE = 0, 1
+
+
+class _Pending(NamedTuple):
+    """A run stored checked but not derived: what `derive_many` needs to derive it later."""
+
+    start: int  # absolute position of its first message
+    n: int
+    prev_clocks: tuple[int, ...]
+    prev_sum: int
+    facts: SchemaFacts
+    now_ns: int
 
 
 def format_args(args: dict[str, Any]) -> str:
@@ -85,12 +105,18 @@ class MachineHistory:
         # Loaded from a recording: clean-on-connect never removes it.
         self.from_file: bool = from_file
         # Sorted indexes of transitions after which Exception or an Err* state is active.
-        self.errors: list[int] = []
+        self._errors: list[int] = []
         self.newest_time_sum: int = 0
         # Human time of the newest message (or of the connection): "last activity" for eviction.
         self.last_activity_ns: int = 0
         self._facts = SchemaFacts.of(schema)
-        self._infos: list[TxInfo] = []
+        # None: a message of a pending run (derived on the first read, see `_pending`)
+        self._infos: list[TxInfo | None] = []
+        self._times = array("q")  # receive time of every message (what TxInfo.time_ns says)
+        self._pending: list[_Pending] = []
+        # True until the first read: runs are only checked at ingest (or some are pending)
+        self._lazy = True
+        self._read = False  # somebody read the transitions: derive at ingest from now on
         self._raw: list[bytes] = []
         self._ids: dict[str, int] = {}  # tx id -> absolute position (index + _base)
         self._base = 0  # transitions dropped from the front so far
@@ -151,6 +177,7 @@ class MachineHistory:
             raw = msgpack.packb(d)
         pos = self._base + len(self._infos)
         self._infos.append(info)
+        self._times.append(info.time_ns)
         self._raw.append(raw)
         self._raw_bytes += len(raw)
         self._ids[info.id] = pos
@@ -159,7 +186,7 @@ class MachineHistory:
         if info.time_ns > self.last_activity_ns:
             self.last_activity_ns = info.time_ns
         if info.is_err:
-            self.errors.append(len(self._infos) - 1)
+            self._errors.append(len(self._infos) - 1)
         return info
 
     def extend_wire(
@@ -167,12 +194,32 @@ class MachineHistory:
     ) -> list[MessageError | None] | None:
         """Store a run of messages given as wire maps with their packed bytes, in order.
 
-        The fast path derives the whole run at once (`derive_many`); a run it is not sure of goes
-        message by message through `append_wire`. Returns None when every message was stored,
-        else one entry per message: None (stored) or the `MessageError` that refused it.
+        The fast path derives the whole run at once (`derive_many`), or, while nobody read this
+        machine, only checks it (`check_many`) and leaves the derivation for the first read; a run
+        it is not sure of goes message by message through `append_wire`. Returns None when every
+        message was stored, else one entry per message: None (stored) or the `MessageError` that
+        refused it.
         """
         n = len(ds)
-        if n >= _MANY_MIN:
+        if n >= _MANY_MIN and not self._read:
+            chk = check_many(ds, self._prev_clocks, time_ns)
+            if chk is not None:
+                start = len(self._infos)
+                pos = self._base + start
+                self._pending.append(
+                    _Pending(pos, n, self._prev_clocks, self.newest_time_sum, self._facts, time_ns)
+                )
+                self._infos += [None] * n
+                self._times.extend(chk.times)
+                self._raw += raws
+                self._raw_bytes += sum(map(len, raws))
+                self._ids.update(zip(chk.ids, range(pos, pos + n), strict=True))
+                self._prev_clocks = chk.last_clocks
+                self.newest_time_sum = sum(chk.last_clocks)
+                if chk.max_time_ns > self.last_activity_ns:
+                    self.last_activity_ns = chk.max_time_ns
+                return None
+        elif n >= _MANY_MIN:
             got = derive_many(
                 ds, self._prev_clocks, self.newest_time_sum, self._facts, time_ns, self._intern
             )
@@ -181,6 +228,7 @@ class MachineHistory:
                 start = len(self._infos)
                 pos = self._base + start
                 self._infos += got.infos
+                self._times.extend(got.times)
                 self._raw += raws
                 self._raw_bytes += sum(map(len, raws))
                 self._ids.update(zip(got.ids, range(pos, pos + n), strict=True))
@@ -189,7 +237,7 @@ class MachineHistory:
                 if got.max_time_ns > self.last_activity_ns:
                     self.last_activity_ns = got.max_time_ns
                 if True in got.is_err:
-                    self.errors += compress(range(start, start + n), got.is_err)
+                    self._errors += compress(range(start, start + n), got.is_err)
                 return None
         out: list[MessageError | None] = []
         for d, raw in zip(ds, raws, strict=True):
@@ -208,23 +256,73 @@ class MachineHistory:
         return self.append_wire(msg.to_wire(), None, time_ns)
 
     def raw(self, i: int) -> bytes:
-        """The stored packed message (its receive time is `info(i).time_ns`, maybe not inside)."""
+        """The stored packed message (its receive time is `time_ns(i)`, maybe not inside)."""
         return self._raw[i]
+
+    def time_ns(self, i: int) -> int:
+        """Receive time of transition `i` (= `info(i).time_ns`, without deriving anything)."""
+        return self._times[i]
+
+    def _view(self) -> None:
+        """Somebody reads the transitions: derive what is pending, and derive at ingest now on."""
+        self._read = True
+        self._lazy = False
+        if self._pending:
+            self._derive_pending()
+
+    def _derive_pending(self) -> None:
+        """Derive every pending run from its stored bytes, exactly as ingest would have."""
+        runs, self._pending = self._pending, []
+        self._lazy = not self._read
+        infos = self._infos
+        base = self._base
+        errors = self._errors
+        n_errors = len(errors)
+        gc_was_on = gc.isenabled()
+        gc.disable()  # thousands of decoded maps, no cycles (see Session.on_txs)
+        try:
+            for run in runs:
+                i = run.start - base
+                ds = [*map(unpack_tx, self._raw[i : i + run.n])]
+                # the receive times ingest settled on (loaded messages carry theirs apart); the
+                # stamped ones share the run's `now_ns` object, as at ingest
+                now = run.now_ns
+                for d, t in zip(ds, self._times[i : i + run.n], strict=True):
+                    if t != now:
+                        d["time"] = t
+                got = derive_many(
+                    ds, run.prev_clocks, run.prev_sum, run.facts, run.now_ns, self._intern
+                )
+                if got is None:  # the same checks passed at ingest; never happens
+                    raise AssertionError("a checked run failed to derive")
+                infos[i : i + run.n] = got.infos
+                if True in got.is_err:
+                    errors += compress(range(i, i + run.n), got.is_err)
+                self._intern.check()
+        finally:
+            if gc_was_on:
+                gc.enable()
+        if len(errors) != n_errors:
+            errors.sort()  # runs derived at ingest after a pending one appended theirs already
 
     def drop_front(self, n: int) -> int:
         """Forget the oldest `n` transitions (memory GC); returns how many were dropped."""
         n = max(0, min(n, len(self._infos)))
         if not n:
             return 0
+        if self._pending:
+            self._derive_pending()
         for info in self._infos[:n]:
+            assert info is not None
             # a later message may reuse an id (Go's `semlogger`); keep its entry
             if self._ids.get(info.id, -1) < self._base + n:
                 self._ids.pop(info.id, None)
         self._raw_bytes -= sum(len(r) for r in self._raw[:n])
         del self._infos[:n]
+        del self._times[:n]
         del self._raw[:n]
         self._base += n
-        self.errors = [e - n for e in self.errors if e >= n]
+        self._errors = [e - n for e in self._errors if e >= n]
         self._executed = {q: x for q, x in self._executed.items() if q >= self._base}
         self._touch.clear()  # rebuilt on the next jump
         for pos in [p for p in self._cache if p < self._base]:
@@ -241,7 +339,7 @@ class MachineHistory:
         freed = 0
         i = max(0, self._trimmed_upto - self._base)
         while i < len(self._infos) and freed < budget_left:
-            if self._infos[i].time_ns >= older_than_ns:
+            if self._times[i] >= older_than_ns:
                 break
             if i != keep:
                 raw = self._raw[i]
@@ -268,14 +366,25 @@ class MachineHistory:
     # per-transition access --------------------------------------------------------------------------
 
     def info(self, i: int) -> TxInfo:
-        return self._infos[i]
+        if self._lazy:
+            self._view()
+        return self._infos[i]  # type: ignore[return-value]  # None only while pending
 
     def infos(self) -> Sequence[TxInfo]:
         """Every `TxInfo`, oldest first (read-only view; do not mutate)."""
-        return self._infos
+        if self._lazy:
+            self._view()
+        return self._infos  # type: ignore[return-value]
 
     def __iter__(self) -> Iterator[TxInfo]:
-        return iter(self._infos)
+        return iter(self.infos())
+
+    @property
+    def errors(self) -> list[int]:
+        """Sorted indexes of transitions after which Exception or an Err* state is active."""
+        if self._lazy:
+            self._view()
+        return self._errors
 
     def tx(self, i: int) -> TxMsg:
         """The full message, with its receive time, decoded on demand."""
@@ -289,7 +398,7 @@ class MachineHistory:
             self._cache.move_to_end(pos)
             return msg
         d = unpack_tx(self._raw[i])
-        d["time"] = self._infos[i].time_ns
+        d["time"] = self._times[i]
         msg = decode(d)
         self._cache[pos] = msg
         if len(self._cache) > _CACHE_SIZE:
@@ -310,7 +419,7 @@ class MachineHistory:
     def log_entries(self, i: int) -> tuple[LogEntry, ...]:
         """Pre-log then log entries; queued / canceled / empty transitions get a synthetic line first."""
         msg = self.tx(i)
-        synth = synthetic_line(self._infos[i], self.schema.states_index, msg.args)
+        synth = synthetic_line(self.info(i), self.schema.states_index, msg.args)
         if synth is None:
             return msg.pre_log + msg.log
         return (synth, *msg.pre_log, *msg.log)
@@ -325,25 +434,30 @@ class MachineHistory:
 
     def tx_at_mach_time(self, t: int) -> int:
         """The first transition whose machine time (time_sum) is exactly `t`, else -1."""
-        i = bisect.bisect_left(self._infos, t, key=_time_sum)
-        if i < len(self._infos) and self._infos[i].time_sum == t:
+        infos = self.infos()
+        i = bisect.bisect_left(infos, t, key=_time_sum)
+        if i < len(infos) and infos[i].time_sum == t:
             return i
         return -1
 
     def tx_at_human_time(self, ns: int) -> int:
         """The last transition received at or before `ns` (design.md §4), else -1."""
-        return bisect.bisect_right(self._infos, ns, key=_time_ns) - 1
+        return bisect.bisect_right(self._times, ns) - 1
 
     def tx_at_queue_tick(self, q: int) -> int:
         """The first transition with queue_tick >= `q`, else the last one (-1 when empty)."""
-        i = bisect.bisect_left(self._infos, q, key=_queue_tick)
-        return min(i, len(self._infos) - 1)
+        infos = self.infos()
+        i = bisect.bisect_left(infos, q, key=_queue_tick)
+        return min(i, len(infos) - 1)
 
     def executed_by(self, queued_i: int) -> int | None:
         """The transition that executed queued message `queued_i` (by queue tick or token)."""
+        if self._lazy:
+            self._view()
         if queued_i < 0:
             queued_i += len(self._infos)
         q = self._infos[queued_i]
+        assert q is not None
         if not q.is_queued:
             return None
         found = self._executed.get(queued_i + self._base)
@@ -352,6 +466,7 @@ class MachineHistory:
         tick, token = q.mut_queue_tick, q.mut_queue_token
         for j in range(queued_i + 1, len(self._infos)):
             info = self._infos[j]
+            assert info is not None
             if info.is_queued:
                 continue
             if (tick and info.queue_tick == tick) or (token and info.mut_queue_token == token):
@@ -373,6 +488,8 @@ class MachineHistory:
         Walks a per-state index (built on the first jump to that state, extended as transitions
         arrive), so a jump costs the candidates it visits, not the history length.
         """
+        if self._lazy:
+            self._view()
         base = self._base
         pos = self._touching(state_idx)
         if forward:
@@ -400,6 +517,7 @@ class MachineHistory:
         base = self._base
         for j in range(max(upto - base, 0), len(infos)):
             info = infos[j]
+            assert info is not None
             if state_idx in info.added or state_idx in info.removed or state_idx in info.called:
                 pos.append(j + base)
         self._touch[state_idx] = (pos, base + len(infos))
@@ -407,10 +525,12 @@ class MachineHistory:
 
     def had_err_since(self, i: int, distance: int = 100) -> bool:
         """An error at `i`, or the nearest earlier one less than `distance` transitions before."""
-        k = bisect.bisect_right(self.errors, i)
+        if self._lazy:
+            self._view()
+        k = bisect.bisect_right(self._errors, i)
         if k == 0:
             return False
-        return i - self.errors[k - 1] < distance
+        return i - self._errors[k - 1] < distance
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "disconnected"
@@ -430,10 +550,6 @@ def _above_changes(entry: Any) -> bool:
 
 def _time_sum(info: TxInfo) -> int:
     return info.time_sum
-
-
-def _time_ns(info: TxInfo) -> int:
-    return info.time_ns
 
 
 def _queue_tick(info: TxInfo) -> int:

@@ -327,7 +327,7 @@ class Session:
             out.added[mid] = out.added.get(mid, 0) + n
             if rec is not None:
                 for i, raw in enumerate(raws, start):
-                    rec.write_tx(conn_id, raw, h.info(i).time_ns)
+                    rec.write_tx(conn_id, raw, h.time_ns(i))
             return
         i = start
         for raw, err in zip(raws, res, strict=True):
@@ -336,7 +336,7 @@ class Session:
                 continue
             out.added[mid] = out.added.get(mid, 0) + 1
             if rec is not None:
-                rec.write_tx(conn_id, raw, h.info(i).time_ns)
+                rec.write_tx(conn_id, raw, h.time_ns(i))
             i += 1
 
     def load(self, machines: Iterable[tuple[SchemaMsg, Iterable[TxMsg | bytes]]]) -> list[str]:
@@ -364,7 +364,7 @@ class Session:
             else:
                 for tx in txs:
                     h.append(tx)
-            h.last_activity_ns = h.info(-1).time_ns if len(h) else 0
+            h.last_activity_ns = h.time_ns(-1) if len(h) else 0
             self.machines.pop(schema.id, None)
             self.machines[schema.id] = h
             ids.append(schema.id)
