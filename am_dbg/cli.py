@@ -36,13 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         from am_dbg.headless import run_headless
 
         return run_headless(cfg)
-    # DbgApp neither records nor forwards yet: refuse rather than silently do less than asked
-    for flag, given in (("--record", cfg.record), ("--export-data", cfg.export_data)):
-        if given:
-            print(f"am-dbg: {flag} needs --headless (the UI does not do it)", file=sys.stderr)
-            return 2
-    if cfg.fwd_data:
-        print("am-dbg: --fwd-data needs --headless (the UI does not forward)", file=sys.stderr)
+    if cfg.export_data:  # the UI exports from its dialog; converting a file is headless
+        print("am-dbg: --export-data needs --headless (the UI does not do it)", file=sys.stderr)
         return 2
     if cfg.import_data:
         from am_dbg.recordings import RecordingError

@@ -8,7 +8,6 @@ turn into a single pass over the widgets (and throttles the client list while st
 from __future__ import annotations
 
 import gc
-import sys
 import time
 from typing import Any
 
@@ -40,7 +39,7 @@ from am_dbg.ui.part2 import Part2, Part2Handlers
 from am_dbg.ui.rain import RainView
 from am_dbg.ui.reader import ReaderView
 from am_dbg.ui.states_tree import StatesTree
-from am_dbg.ui.status_bar import StatusBar
+from am_dbg.ui.status_bar import SPINNER, StatusBar
 from am_dbg.ui.theme import palette
 from am_dbg.ui.timeline import Timeline
 from am_dbg.ui.toolbar import TOOLS, Toolbar
@@ -55,6 +54,8 @@ RESIZE_DEBOUNCE = 0.3
 HOT_REDRAW = 0.25  # redraws caused by incoming batches, at most this often
 HEARTBEAT = 60.0  # memory GC check (spec §6.4)
 FAST_JUMP = 50
+SPIN_INTERVAL = 0.1
+BUSY_TXS = 20_000  # selecting a machine this long shows the spinner (its first frame is slow)
 _FOCUS_STATES = {
     "clients": S.ClientListFocused,
     "tree": S.TreeFocused,
@@ -92,7 +93,14 @@ class DbgApp(App[int]):
     Toolbar:focus { background: #003300; }
     """
 
-    def __init__(self, cfg: Config, session: Session | None = None) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        session: Session | None = None,
+        *,
+        load_warnings: list[str] | None = None,
+    ) -> None:
+        """`load_warnings` given: `-i` was already loaded into `session` (by `run_ui`)."""
         super().__init__()
         self.cfg = cfg
         self.pal = palette(cfg.view_theme)
@@ -105,7 +113,8 @@ class DbgApp(App[int]):
         self.listen_text = cfg.listen_addr or "(not listening)"
         self.server: Any = None
         self.demo: Any = None  # am_dbg.demo.Demo with --demo, started once the server listens
-        self.load_warnings: list[str] = []
+        self.preloaded = load_warnings is not None
+        self.load_warnings: list[str] = list(load_warnings or ())
         self._redraw_pending = False
         self._clients_dirty = False
         self._clients_at = 0.0
@@ -122,6 +131,13 @@ class DbgApp(App[int]):
         self._redraw_at = 0.0  # perf_counter() at the end of the last redraw pass
         self._layout_sig: tuple[bool, ...] = ()
         self._resize_timer: Timer | None = None
+        # spinner in the status bar while busy (never in test mode: snapshots stay fixed)
+        self.busy = 0
+        self.busy_txs = BUSY_TXS
+        self._busy_select = False  # spinning until the next frame is drawn
+        self._busy_shown = False  # ...which waited once for the screen to show the spinner
+        self._spin = 0
+        self._spin_timer: Timer | None = None
         self.handlers = DbgHandlers(self)
         p = self.pal
         self.address = NavAddressBar(p, id="address")  # part 2: history buttons, copy/paste
@@ -165,7 +181,11 @@ class DbgApp(App[int]):
         self.mach.handlers_bind(Part2Handlers(self.part2), id="ui2")
         self.part2.on_mount()
         self.mach.add1(S.Start)
-        self.load_import()
+        if not self.preloaded:
+            self.load_import()
+        self.show_load_warnings()
+        if any(len(h) >= self.busy_txs for h in self.session.machines.values()):
+            self._busy_select = self.busy_start()  # a long import: its first frame is slow
         # The loaded history is long-lived: move it out of the cyclic GC's reach, or every full
         # collection walks millions of objects and stalls a key press for seconds.
         gc.freeze()
@@ -191,12 +211,31 @@ class DbgApp(App[int]):
             machines = read_gob_dump(path, self.load_warnings)
         self.session.load(machines)
 
+    def show_load_warnings(self) -> None:
+        """Say what a damaged `-i` file lost: a toast now, a marker in the status bar for good."""
+        if not self.load_warnings:
+            return
+        n = len(self.load_warnings)
+        head = f"Import incomplete ({n} warning{'s' if n > 1 else ''})"
+        body = "\n".join(self.load_warnings[:5]) + ("\n..." if n > 5 else "")
+        self.notify(body, title=head, severity="warning", timeout=30, markup=False)
+
+    def load_marker(self) -> str:
+        """The status bar's persistent note about a damaged import ("" when it loaded whole);
+        the warnings themselves are in the toast, on stderr and in the help screen."""
+        n = len(self.load_warnings)
+        if not n:
+            return ""
+        return f"⚠ import incomplete: {n} warning{'s' if n > 1 else ''} (? for details)"
+
     def on_ready(self) -> None:
         """Ready: layout options, the start address, the first machine, the server."""
         self.check_narrow()
         (self.client_list if self.client_list.display else self.tl_tx).focus()
         if self.cfg.listening and self.server is None:
             self.run_worker(self.start_server(), exclusive=True, group="server")
+        else:
+            self.start_demo()
         if self.session.machines:
             target = next(iter(self.client_list_order()), "")
             url = self.cfg.start_url
@@ -240,34 +279,37 @@ class DbgApp(App[int]):
         if url.state and url.state in hist.state_names:
             self.mach.add1(S.StateNameSelected, {"state": url.state})
 
-    async def start_server(self) -> None:
-        from am_dbg.server import IngestServer, ListenError
+    def attach_server(self, srv: Any) -> None:
+        """A listening server (bound by `run_ui` before the screen was taken): show its real
+        address (port 0 -> the bound port) and start `--demo` once the app runs."""
+        from am_rpc.dbg.addr import join_addr
 
-        host, _, port = self.cfg.listen_addr.rpartition(":")
-        srv = IngestServer(
-            self.session,
-            host=host or "localhost",
-            port=int(port),
-            max_clients=self.cfg.max_clients,
-            on_batch=self.on_batch,
-            tick_slice=128,  # short model-update slices keep key presses responsive while hot
-        )
+        self.server = srv
+        self.listen_text = join_addr(*srv.addr)
+
+    async def start_server(self) -> None:
+        """Bind from inside the app (tests run the app without `run_ui`)."""
+        from am_dbg.server import ListenError
+
+        srv = ingest_server(self.cfg, self.session, self.on_batch)
         try:
-            addr = await srv.start()
+            await srv.start()
         except ListenError as err:
             self.notify(str(err), severity="error", timeout=10)
             return
-        self.server = srv
-        if self.cfg.demo and self.demo is None:
-            from am_dbg.demo import DemoError, start_demo
-
-            try:
-                self.demo = start_demo(f"{addr[0]}:{addr[1]}")
-            except DemoError as err:
-                self.notify(str(err), severity="error", timeout=10)
-        if not self.cfg.test_mode:  # snapshots show the configured address, not a random port
-            self.listen_text = f"{addr[0]}:{addr[1]}"
+        self.attach_server(srv)
+        self.start_demo()
         self.redraw()
+
+    def start_demo(self) -> None:
+        if not self.cfg.demo or self.demo is not None or self.server is None:
+            return
+        from am_dbg.demo import DemoError, start_demo
+
+        try:
+            self.demo = start_demo(self.listen_text)
+        except DemoError as err:
+            self.notify(str(err), severity="error", timeout=10)
 
     def on_batch(self, batch: Any) -> None:
         """The ingest server's callback (on this loop): turn a batch into mutations."""
@@ -346,6 +388,44 @@ class DbgApp(App[int]):
             self._redraw_pending = True
             self.call_later(self._do_redraw)
 
+    # spinner ----------------------------------------------------------------------------------------
+
+    def selecting_big(self, mach_id: str) -> bool:
+        """A machine with a long history is being selected: spin until its first frame is drawn.
+        True: the spinner is on, the caller should select once the bar was painted."""
+        hist = self.session.machines.get(mach_id)
+        if hist is None or len(hist) < self.busy_txs:
+            return False
+        if not self._busy_select:  # else already spinning (a long import's first frame)
+            self._busy_select = self.busy_start()
+        return self._busy_select
+
+    def busy_start(self) -> bool:
+        """Show the spinner (False in test mode, where it never shows)."""
+        if self.cfg.test_mode:
+            return False
+        self.busy += 1
+        self.status.set_spinner(self.spinner_text())
+        if self._spin_timer is None:
+            self._spin_timer = self.set_interval(SPIN_INTERVAL, self._spin_tick)
+        return True
+
+    def busy_end(self) -> None:
+        self.busy = max(0, self.busy - 1)
+        if self.busy:
+            return
+        if self._spin_timer is not None:
+            self._spin_timer.stop()
+            self._spin_timer = None
+        self.status.set_spinner("")
+
+    def spinner_text(self) -> str:
+        return f"{SPINNER[self._spin % len(SPINNER)]} " if self.busy else ""
+
+    def _spin_tick(self) -> None:
+        self._spin += 1
+        self.status.set_spinner(self.spinner_text())
+
     def _clients_due(self) -> None:
         self._clients_timer = None
         self.redraw(clients=True)
@@ -373,6 +453,10 @@ class DbgApp(App[int]):
         return "Paused"
 
     def _do_redraw(self) -> None:
+        if self._busy_select and not self._busy_shown:  # a slow frame: show the spinner first
+            self._busy_shown = True
+            self.status.after_paint(self._do_redraw)
+            return
         self._redraw_pending = False
         v = self.viewer
         hist = v.history
@@ -480,13 +564,22 @@ class DbgApp(App[int]):
             if 0 < cur.step <= len(st):
                 step_txt = step_text(st[cur.step - 1], hist.state_names)
         self.status.update_status(
-            "", self.client_list.graph_t, state if hist else "", idx, tick, step_txt
+            self.spinner_text(),
+            self.client_list.graph_t,
+            state if hist else "",
+            idx,
+            tick,
+            step_txt,
+            self.load_marker(),
         )
         tools = tuple(self.tool_value(b.id) for b in TOOLS)
         if tools != self._tools_sig:
             self._tools_sig = tools
             self.toolbar.refresh()
         self.part2.redraw()
+        if self._busy_select:  # the selected machine's first frame is done
+            self._busy_select = self._busy_shown = False
+            self.busy_end()
         self.frames += 1
         self._redraw_at = time.perf_counter()
 
@@ -528,6 +621,8 @@ class DbgApp(App[int]):
             f"listening on {listen}\n"
             f"machines: {len(self.session.machines)}\nmemory: {mem}"
         )
+        if self.load_warnings:
+            about += "\n\nimport incomplete:\n" + "\n".join(self.load_warnings)
         self.push_screen(HelpScreen(self.pal, about), self._help_closed)
 
     def _help_closed(self, _: None) -> None:
@@ -855,15 +950,25 @@ def _rss_mb() -> str:
         return "?"
 
 
+def ingest_server(cfg: Config, session: Session, on_batch: Any = None, forward: Any = None) -> Any:
+    """The ingest server for `--listen-addr` (not started yet)."""
+    from am_dbg.server import IngestServer
+    from am_rpc.dbg.addr import split_addr
+
+    host, port = split_addr(cfg.listen_addr)
+    return IngestServer(
+        session,
+        host=host,
+        port=port,
+        max_clients=cfg.max_clients,
+        on_batch=on_batch,
+        forward=forward,
+        tick_slice=128,  # short model-update slices keep key presses responsive while hot
+    )
+
+
 def run_ui(cfg: Config) -> int:
-    """Run the TUI until the user quits; returns the exit code."""
-    if cfg.import_data:
-        print(f"Importing data from {cfg.import_data} Please wait...", file=sys.stderr)
-    app = DbgApp(cfg)
-    try:
-        app.run(mouse=cfg.enable_mouse)
-    except KeyboardInterrupt:
-        pass
-    print(f"Clients: {len(app.session.machines)}", file=sys.stderr)
-    print(f"Transitions: {sum(len(h) for h in app.session.machines.values())}", file=sys.stderr)
-    return app.return_code or 0
+    """Run the TUI until the user quits; returns the exit code (see `am_dbg.ui.runner`)."""
+    from am_dbg.ui.runner import run_ui as run
+
+    return run(cfg)

@@ -7,6 +7,7 @@ Actions remove themselves first thing (the removal is queued and runs right afte
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from am_core import Event
@@ -122,6 +123,15 @@ class DbgHandlers:
 
     def SelectingClientState(self, e: Event) -> None:
         mach_id = e.args["id"]
+        if self.app.selecting_big(mach_id):  # slow: let the screen show the spinner first
+            self.app.status.after_paint(partial(self._select, mach_id))
+        else:
+            self._select(mach_id)
+
+    def _select(self, mach_id: str) -> None:
+        if not self.mach.is1(S.SelectingClient) or mach_id not in self.viewer.session.machines:
+            self.app.redraw()  # gone meanwhile: the redraw ends the spinner
+            return
         tail = self.mach.is1(S.TailMode) or self.app.want_tail
         self.viewer.select(mach_id, tail=tail)
         self.mach.add1(S.ClientSelected, {"id": mach_id})
