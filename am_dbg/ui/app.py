@@ -963,7 +963,8 @@ def ingest_server(cfg: Config, session: Session, on_batch: Any = None, forward: 
         max_clients=cfg.max_clients,
         on_batch=on_batch,
         forward=forward,
-        tick_slice=128,  # short model-update slices keep key presses responsive while hot
+        tick_slice=64,  # short model-update slices keep key presses responsive while hot
+        tick_time=0.01,
     )
 
 
