@@ -89,3 +89,15 @@ def test_address_prompt(snap_compare: Snap, size: tuple[int, int]) -> None:
         await pilot.pause()
 
     assert snap_compare(app, run_before=go, terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_damaged_import_says_what_was_lost(snap_compare: Snap, size: tuple[int, int]) -> None:
+    """A damaged `-i` file: the toast and the status-bar marker say what the import lost."""
+    from am_dbg.config import parse_args
+    from am_dbg.ui.app import DbgApp
+
+    cfg, _ = parse_args(["--test-mode", "-l", "-1", PS2_URL])
+    warning = "'am-dbg-sim.gob.br' is truncated: kept the 21 complete machine(s) of 107, lost 86"
+    app = DbgApp(cfg, session=go_session(), load_warnings=[warning])
+    assert snap_compare(app, terminal_size=size)
