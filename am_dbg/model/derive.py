@@ -9,18 +9,21 @@ malformed one out with an `[error]` line instead of losing the transition.
 
 Live ingest goes through `derive_many()`: the same checks and results for a run of messages of one
 machine, computed column by column with C-level `map`s (a Python loop per message would cost
-several times the msgpack decode); a run it is not sure of goes message by message.
+several times the msgpack decode); a run it is not sure of goes message by message. The ingest
+server's runs usually arrive as `TxCore`s (`am_dbg.model.wire`), already checked while decoding:
+for those only what types cannot say (equal clock widths) is left to check here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from itertools import accumulate, chain, compress, repeat
-from operator import and_, eq, gt, itemgetter, ne, not_, sub
+from operator import and_, attrgetter, eq, gt, itemgetter, ne, not_, sub
 from typing import Any, NamedTuple
 
 import msgpack
 
+from am_dbg.model.wire import TxCore
 from am_rpc.dbg.protocol import LogEntry, MessageError, SchemaMsg, TxMsg
 
 __all__ = [
@@ -394,14 +397,10 @@ def _columns(
         and _all_of(bool, chain(accs, autos, chks, qds), 4 * n)
     ):
         return None
-    width = len(cs[0])
-    lens = [*map(len, cs)]
-    if lens.count(width) != n or not _all_of(int, chain.from_iterable(cs), n * width):
+    prev = _widths_ok(cs, prev_clocks)
+    if prev is None or not _all_of(int, chain.from_iterable(cs), n * len(prev)):
         return None
-    if len(prev_clocks) != width:
-        if prev_clocks:
-            return None  # the width changed (schema change): derive() pads
-        prev_clocks = (0,) * width
+    prev_clocks = prev
     # called: lists of ints, or the default ()
     n_called = [*map(type, ss)].count(list)
     if n_called != n and n_called + ss.count(_EMPTY) != n:
@@ -424,11 +423,7 @@ def _columns(
         ends = chain(froms, tos)
         if not _all_of(int, ends, 2 * len(froms)) or min(min(froms), min(tos)) < -1:
             return None  # other negatives are left out of touched by derive()
-    times = [*map(_GET, ds, repeat("time"))]
-    if times.count(None) == n:
-        times = [now_ns] * n
-    else:
-        times = [t if type(t) is int and t > 0 else now_ns for t in times]
+    times = _receive_times([*map(_GET, ds, repeat("time"))], now_ns)
     return _Columns(
         ids,
         times,
@@ -449,21 +444,82 @@ def _columns(
     )
 
 
+def _receive_times(times: list[Any], now_ns: int) -> list[int]:
+    """A message's own receive time (a forwarded or loaded one), else `now_ns`."""
+    if times.count(None) == len(times):
+        return [now_ns] * len(times)
+    return [t if type(t) is int and t > 0 else now_ns for t in times]
+
+
+# TxCore fields
+_C, _ID, _TIME, _S, _STEPS = map(attrgetter, ("c", "id", "time", "s", "steps"))
+_T, _QT, _MQT, _MQK = map(attrgetter, ("t", "qt", "mqt", "mqk"))
+_ACC, _AUTO, _CHK, _QD = map(attrgetter, ("acc", "auto", "chk", "qd"))
+
+
+def _widths_ok(cs: list[list[int]], prev_clocks: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The previous clocks to derive from (zeros for a first run), or None: widths differ."""
+    width = len(cs[0])
+    if [*map(len, cs)].count(width) != len(cs):
+        return None
+    if len(prev_clocks) != width:
+        if prev_clocks:
+            return None  # the width changed (schema change): derive() pads
+        prev_clocks = (0,) * width
+    return prev_clocks
+
+
+def _core_columns(txs: list[TxCore], prev_clocks: tuple[int, ...], now_ns: int) -> _Columns | None:
+    """`_columns` of decoded `TxCore`s: their types are checked, only the widths are left."""
+    cs = [*map(_C, txs)]
+    prev = _widths_ok(cs, prev_clocks)
+    if prev is None:
+        return None
+    steps = [*map(_STEPS, txs)]
+    flat_steps = [*chain.from_iterable(steps)]
+    return _Columns(
+        [*map(_ID, txs)],
+        _receive_times([*map(_TIME, txs)], now_ns),
+        cs,
+        [*map(_S, txs)],
+        steps,
+        [*map(_FROM, flat_steps)],
+        [*map(_TO, flat_steps)],
+        [*map(_T, txs)],
+        [*map(_QT, txs)],
+        [*map(_MQT, txs)],
+        [*map(_MQK, txs)],
+        [*map(_ACC, txs)],
+        [*map(_AUTO, txs)],
+        [*map(_CHK, txs)],
+        [*map(_QD, txs)],
+        prev,
+    )
+
+
 def check_many(
-    ds: list[dict[str, Any]], prev_clocks: tuple[int, ...], now_ns: int
+    ds: list[dict[str, Any]] | list[TxCore], prev_clocks: tuple[int, ...], now_ns: int
 ) -> Checked | None:
     """`derive_many`'s checks alone: the run can be stored now and derived (identically) later.
 
+    `ds`: wire maps, or `TxCore`s (checked while decoded: only the clock widths are left).
     None when `derive_many` would return None (the caller goes message by message).
     """
-    col = _columns(ds, prev_clocks, now_ns)
+    if type(ds[0]) is TxCore:
+        txs: list[TxCore] = ds
+        cs = [*map(_C, txs)]
+        if _widths_ok(cs, prev_clocks) is None:
+            return None
+        times = _receive_times([*map(_TIME, txs)], now_ns)
+        return Checked([*map(_ID, txs)], times, tuple(cs[-1]), max(times))
+    col = _columns(ds, prev_clocks, now_ns)  # type: ignore[arg-type]
     if col is None:
         return None
     return Checked(col.ids, col.times, tuple(col.cs[-1]), max(col.times))
 
 
 def derive_many(
-    ds: list[dict[str, Any]],
+    ds: list[dict[str, Any]] | list[TxCore],
     prev_clocks: tuple[int, ...],
     prev_sum: int,
     facts: SchemaFacts,
@@ -476,9 +532,13 @@ def derive_many(
     added / removed, which visit only the messages whose clocks changed. The checks are those of
     `derive()`, but stricter: anything unusual (a wrong type, a null, clock vectors of different
     lengths) returns None and the caller goes message by message with `derive()`, which says why.
-    Nothing is computed from unchecked values, so a None leaves no trace.
+    Nothing is computed from unchecked values, so a None leaves no trace. `ds` may be `TxCore`s
+    (see `check_many`).
     """
-    col = _columns(ds, prev_clocks, now_ns)
+    if type(ds[0]) is TxCore:
+        col = _core_columns(ds, prev_clocks, now_ns)
+    else:
+        col = _columns(ds, prev_clocks, now_ns)  # type: ignore[arg-type]
     if col is None:
         return None
     n = len(ds)

@@ -37,6 +37,7 @@ from am_dbg.model.derive import (
     derive_many,
     unpack_tx,
 )
+from am_dbg.model.wire import TxCore, decode_many
 from am_rpc.dbg.protocol import LogEntry, MessageError, SchemaMsg, TxMsg
 
 __all__ = ["PER_TX_OVERHEAD", "MachineHistory", "TxInfo", "format_args", "synthetic_line"]
@@ -190,18 +191,20 @@ class MachineHistory:
         return info
 
     def extend_wire(
-        self, ds: list[dict[str, Any]], raws: list[bytes], time_ns: int
+        self, ds: list[dict[str, Any]] | list[TxCore], raws: list[bytes], time_ns: int
     ) -> list[MessageError | None] | None:
-        """Store a run of messages given as wire maps with their packed bytes, in order.
+        """Store a run of messages given as wire maps (or `TxCore`s) with their packed bytes.
 
         The fast path derives the whole run at once (`derive_many`), or, while nobody read this
         machine, only checks it (`check_many`) and leaves the derivation for the first read; a run
         it is not sure of goes message by message through `append_wire`. Returns None when every
         message was stored, else one entry per message: None (stored) or the `MessageError` that
-        refused it.
+        refused it. `TxCore` runs take the fast path at any length (one by one would decode again).
         """
         n = len(ds)
-        if n >= _MANY_MIN and not self._read:
+        core = type(ds[0]) is TxCore
+        bulk = n >= _MANY_MIN or core
+        if bulk and not self._read:
             chk = check_many(ds, self._prev_clocks, time_ns)
             if chk is not None:
                 start = len(self._infos)
@@ -219,7 +222,7 @@ class MachineHistory:
                 if chk.max_time_ns > self.last_activity_ns:
                     self.last_activity_ns = chk.max_time_ns
                 return None
-        elif n >= _MANY_MIN:
+        elif bulk:
             got = derive_many(
                 ds, self._prev_clocks, self.newest_time_sum, self._facts, time_ns, self._intern
             )
@@ -242,7 +245,7 @@ class MachineHistory:
         out: list[MessageError | None] = []
         for d, raw in zip(ds, raws, strict=True):
             try:
-                self.append_wire(d, raw, time_ns)
+                self.append_wire(unpack_tx(raw) if core else d, raw, time_ns)  # type: ignore[arg-type]
             except MessageError as err:
                 out.append(err)
             else:
@@ -283,13 +286,24 @@ class MachineHistory:
         try:
             for run in runs:
                 i = run.start - base
-                ds = [*map(unpack_tx, self._raw[i : i + run.n])]
+                raws = self._raw[i : i + run.n]
                 # the receive times ingest settled on (loaded messages carry theirs apart); the
                 # stamped ones share the run's `now_ns` object, as at ingest
                 now = run.now_ns
-                for d, t in zip(ds, self._times[i : i + run.n], strict=True):
-                    if t != now:
-                        d["time"] = t
+                times = self._times[i : i + run.n]
+                ds: list[TxCore] | list[dict[str, Any]]
+                txs = decode_many(raws)
+                if txs is not None:
+                    for tx, t in zip(txs, times, strict=True):
+                        if t != now:
+                            tx.time = t
+                    ds = txs
+                else:
+                    maps = [*map(unpack_tx, raws)]
+                    for d, t in zip(maps, times, strict=True):
+                        if t != now:
+                            d["time"] = t
+                    ds = maps
                 got = derive_many(
                     ds, run.prev_clocks, run.prev_sum, run.facts, run.now_ns, self._intern
                 )

@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, pairwise, repeat
-from operator import ne
+from operator import attrgetter, ne
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from msgpack import packb, unpackb
@@ -28,6 +28,7 @@ from msgpack import packb, unpackb
 from am_dbg.model.derive import unpack_tx
 from am_dbg.model.history import MachineHistory
 from am_dbg.model.packed import PackedTxs
+from am_dbg.model.wire import decode_many
 from am_rpc.dbg.protocol import MessageError, SchemaMsg, TxMsg
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ _GC_ROUNDS = 100
 _MAX_ERRORS_KEPT = 20
 _LOAD_CHUNK = 1024
 _CHUNK = 64  # decoded maps held at once: small enough to stay in the CPU cache
+_MACH = attrgetter("m")  # of a TxCore
 _SMALL_BATCH = 4  # below this, message by message (the batch machinery costs more)
 
 SchemaKind = Literal["new", "schema_change", "reconnect", "replaced"]
@@ -231,19 +233,36 @@ class Session:
         conns, items = zip(*batch, strict=True)
         ds: list[Any] | None = None
         if [*map(type, items)].count(bytes) == n:
+            # the usual case: typed decode (checks included); any odd message: dicts, as below
+            raws = list(items)
+            txs = decode_many(raws)
+            if txs is not None:
+                self._apply_runs(conns, [*map(_MACH, txs)], txs, raws, now_ns, out)
+                return
             try:
                 ds = [*map(unpackb, items)]
             except Exception:  # one bad item: decoded one by one below, which says which
                 ds = None
             if ds is not None and [*map(type, ds)].count(dict) != n:
                 ds = None
-            raws = list(items)
         if ds is None:
             ds, raws, conns = self._decode_each(conns, items, out)
             n = len(ds)
             if not n:
                 return
-        mids = [*map(dict.get, ds, repeat("m"))]
+        self._apply_runs(conns, [*map(dict.get, ds, repeat("m"))], ds, raws, now_ns, out)
+
+    def _apply_runs(
+        self,
+        conns: Sequence[str],
+        mids: list[Any],
+        ds: list[Any],
+        raws: list[bytes],
+        now_ns: int,
+        out: BatchOutcome,
+    ) -> None:
+        """Cut decoded messages into runs of one connection and machine id; store each run."""
+        n = len(ds)
         keys = [*zip(conns, mids, strict=True)]
         cuts = [0, *compress(range(1, n), map(ne, keys[1:], keys[:-1])), n]
         for a, b in pairwise(cuts):

@@ -1,0 +1,57 @@
+"""Typed decode of tx messages at ingest: the keys the indexes read, checked while decoding.
+
+`msgpack.unpackb` builds every object of a message (log lines, args, step lists) and the model
+then checks the types it needs in Python: together several times the cost of the decode. A
+msgspec decoder typed with `TxCore` reads the same bytes once, in C, builds only the keys the
+indexes need and refuses a wrong type as it goes. The other keys (log lines, args, ...) are
+skipped and checked when the message is decoded for display (`derive.decode`), as before.
+
+`TxCore` is at least as strict as the dict path (`derive._columns`): whatever it accepts, the dict
+path accepts with the same values, so the two give identical results; anything it refuses (a
+null, a float clock, a step of another shape) goes the dict path, which says why or accepts it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated
+
+import msgspec
+
+__all__ = ["TxCore", "decode_many"]
+
+# a step's from / to: a state index, or -1 for none
+_StateIdx = Annotated[int, msgspec.Meta(ge=-1)]
+
+
+class TxCore(msgspec.Struct, gc=False):
+    """The keys of a tx wire map (`am_rpc.dbg.protocol.TxMsg.to_wire`) the indexes read.
+
+    Not tracked by the cyclic GC (it holds no cycles), so thousands alive cost no collections.
+    """
+
+    m: str
+    id: str
+    c: list[int]
+    s: list[int] = []
+    steps: list[tuple[int, _StateIdx, _StateIdx, int, int]] = []
+    t: int = 0
+    qt: int = 0
+    mqt: int = 0
+    mqk: int = 0
+    acc: bool = True
+    auto: bool = False
+    chk: bool = False
+    qd: bool = False
+    time: int | None = None
+
+
+_DECODE = msgspec.msgpack.Decoder(TxCore).decode
+
+
+def decode_many(raws: Sequence[bytes]) -> list[TxCore] | None:
+    """Every packed message of `raws` as a `TxCore`, or None if any is not one (use dicts)."""
+    try:
+        return [*map(_DECODE, raws)]
+    except msgspec.MsgspecError:
+        return None
