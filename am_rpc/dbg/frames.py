@@ -105,7 +105,7 @@ def parse_client_frame(obj: Any) -> SchemaFrame | TxsFrame | DiscFrame:
     kind = obj.get("k")
     if kind == KIND_TXS:
         txs = obj.get("txs")
-        if not isinstance(txs, list) or not all(isinstance(t, bytes) for t in txs):
+        if type(txs) is not list or [*map(type, txs)].count(bytes) != len(txs):
             raise MessageError("txs frame: key 'txs' must be a list of bin (packed tx maps)")
         return TxsFrame(
             _int(obj, "seq", "txs", 0), txs, _int(obj, "dropped", "txs", 0), _conn(obj, "txs")

@@ -12,7 +12,9 @@ naming the key, so a bad sender is refused with a reason instead of corrupting t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 __all__ = [
@@ -102,6 +104,21 @@ class StateDef:
 
     @classmethod
     def from_wire(cls, d: Any, name: str = "") -> StateDef:
+        if type(d) is dict:  # the common shapes, checked without a call per key
+            if not d:
+                return _NO_RELATIONS
+            auto, multi = d.get("auto", False), d.get("multi", False)
+            rels = [d.get(k) or () for k in _REL_KEYS]
+            if (
+                type(auto) is bool
+                and type(multi) is bool
+                and [*map(type, rels)].count(list) + rels.count(()) == len(rels)
+                and _all_str(chain.from_iterable(rels))
+            ):
+                req, add, rem, after, tags = map(tuple, rels)
+                return cls(
+                    auto=auto, multi=multi, require=req, add=add, remove=rem, after=after, tags=tags
+                )
         what = f"state {name!r}"
         if not isinstance(d, dict):
             raise MessageError(f"{what}: must be a map")
@@ -114,6 +131,15 @@ class StateDef:
             after=_strs(d.get("after") or (), "after", what),
             tags=_strs(d.get("tags") or (), "tags", what),
         )
+
+
+_NO_RELATIONS = StateDef()
+_REL_KEYS = ("require", "add", "remove", "after", "tags")
+
+
+def _all_str(values: Iterable[Any]) -> bool:
+    kinds = [*map(type, values)]
+    return kinds.count(str) == len(kinds)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
