@@ -16,6 +16,7 @@ for those only what types cannot say (equal clock widths) is left to check here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import accumulate, chain, compress, repeat
 from operator import and_, attrgetter, eq, gt, itemgetter, ne, not_, sub
@@ -23,7 +24,7 @@ from typing import Any, NamedTuple
 
 import msgpack
 
-from am_dbg.model.wire import TxCore
+from am_dbg.model.wire import TxCore, decode_many
 from am_rpc.dbg.protocol import LogEntry, MessageError, SchemaMsg, TxMsg
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "check_many",
     "check_tx",
     "decode",
+    "decode_run",
     "derive",
     "derive_many",
     "unpack_tx",
@@ -122,6 +124,27 @@ def unpack_tx(raw: bytes) -> dict[str, Any]:
     if type(d) is not dict:
         raise MessageError("tx: must be a map")
     return d
+
+
+def decode_run(
+    raws: Sequence[bytes], times: Sequence[int], stamp: int | None = None
+) -> list[TxCore] | list[dict[str, Any]]:
+    """Stored messages, ready for `derive_many`: `TxCore`s, or wire maps if any is odd.
+
+    Each gets its receive time as "time", except those equal to `stamp` (the run's own
+    receive time, which `derive_many` is given). Raises `MessageError` for a non-map.
+    """
+    txs = decode_many(raws)
+    if txs is not None:
+        for tx, t in zip(txs, times, strict=True):
+            if t != stamp:
+                tx.time = t
+        return txs
+    maps = [*map(unpack_tx, raws)]
+    for d, t in zip(maps, times, strict=True):
+        if t != stamp:
+            d["time"] = t
+    return maps
 
 
 _INT = {int}

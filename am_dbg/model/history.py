@@ -33,11 +33,12 @@ from am_dbg.model.derive import (
     TxInfo,
     check_many,
     decode,
+    decode_run,
     derive,
     derive_many,
     unpack_tx,
 )
-from am_dbg.model.wire import TxCore, decode_many
+from am_dbg.model.wire import TxCore
 from am_rpc.dbg.protocol import LogEntry, MessageError, SchemaMsg, TxMsg
 
 __all__ = ["PER_TX_OVERHEAD", "MachineHistory", "TxInfo", "format_args", "synthetic_line"]
@@ -202,6 +203,8 @@ class MachineHistory:
         refused it. `TxCore` runs take the fast path at any length (one by one would decode again).
         """
         n = len(ds)
+        if not n:
+            return None
         core = type(ds[0]) is TxCore
         bulk = n >= _MANY_MIN or core
         if bulk and not self._read:
@@ -286,24 +289,9 @@ class MachineHistory:
         try:
             for run in runs:
                 i = run.start - base
-                raws = self._raw[i : i + run.n]
                 # the receive times ingest settled on (loaded messages carry theirs apart); the
-                # stamped ones share the run's `now_ns` object, as at ingest
-                now = run.now_ns
-                times = self._times[i : i + run.n]
-                ds: list[TxCore] | list[dict[str, Any]]
-                txs = decode_many(raws)
-                if txs is not None:
-                    for tx, t in zip(txs, times, strict=True):
-                        if t != now:
-                            tx.time = t
-                    ds = txs
-                else:
-                    maps = [*map(unpack_tx, raws)]
-                    for d, t in zip(maps, times, strict=True):
-                        if t != now:
-                            d["time"] = t
-                    ds = maps
+                # stamped ones share the run's `now_ns`, as at ingest
+                ds = decode_run(self._raw[i : i + run.n], self._times[i : i + run.n], run.now_ns)
                 got = derive_many(
                     ds, run.prev_clocks, run.prev_sum, run.facts, run.now_ns, self._intern
                 )

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterator, Sequence
-from typing import Any, overload
+from typing import overload
 
 from am_dbg.model.derive import check_tx, decode, unpack_tx
+from am_dbg.model.wire import decode_one
 from am_rpc.dbg.protocol import TxMsg
 
 __all__ = ["PackedTxs"]
@@ -26,18 +27,22 @@ class PackedTxs(Sequence[TxMsg]):
         self._times = array("q")
         self.n_queued = 0  # queued-mutation messages among them
 
-    def append_checked(self, raw: bytes, d: dict[str, Any], time_ns: int) -> None:
-        """Add a message whose wire map `d` (unpacked from `raw`) passed `check_tx`."""
+    def append_checked(self, raw: bytes, queued: bool, time_ns: int) -> None:
+        """Add a message that passed `check_tx` (or decoded as a `TxCore`); `queued`: its "qd"."""
         self._raw.append(raw)
         self._times.append(time_ns)
-        if d.get("qd") is True:
+        if queued:
             self.n_queued += 1
 
     def append(self, raw: bytes, time_ns: int) -> None:
         """Add a packed message; raises `MessageError` if the model could not store it."""
+        tx = decode_one(raw)
+        if tx is not None:
+            self.append_checked(raw, tx.qd, time_ns)
+            return
         d = unpack_tx(raw)
         check_tx(d)
-        self.append_checked(raw, d, time_ns)
+        self.append_checked(raw, d.get("qd") is True, time_ns)
 
     def packed(self) -> Iterator[tuple[bytes, int]]:
         return zip(self._raw, self._times, strict=True)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from msgpack import packb, unpackb
 
-from am_dbg.model.derive import unpack_tx
+from am_dbg.model.derive import decode_run, unpack_tx
 from am_dbg.model.history import MachineHistory
 from am_dbg.model.packed import PackedTxs
 from am_dbg.model.wire import decode_many
@@ -369,17 +369,10 @@ class Session:
         for schema, txs in machines:
             h = MachineHistory(schema, schema.id, connected=False, from_file=True)
             if isinstance(txs, PackedTxs):
-                ds: list[dict[str, Any]] = []
-                raws: list[bytes] = []
-                for raw, t in txs.packed():
-                    d = unpack_tx(raw)
-                    d["time"] = t
-                    ds.append(d)
-                    raws.append(raw)
-                    if len(ds) == _LOAD_CHUNK:
-                        _load_run(h, ds, raws)
-                        ds, raws = [], []
-                _load_run(h, ds, raws)
+                packed = [*txs.packed()]
+                for k in range(0, len(packed), _LOAD_CHUNK):
+                    raws, times = zip(*packed[k : k + _LOAD_CHUNK], strict=True)
+                    _load_run(h, [*raws], times)
             else:
                 for tx in txs:
                     h.append(tx)
@@ -455,8 +448,9 @@ def _invalid(out: BatchOutcome, conn_id: str, err: MessageError, n: int) -> None
         out.errors.append(f"conn {conn_id}: {err}")
 
 
-def _load_run(h: MachineHistory, ds: list[dict[str, Any]], raws: list[bytes]) -> None:
-    """Store loaded messages (each carries its receive time); raise the first refusal."""
+def _load_run(h: MachineHistory, raws: list[bytes], times: Sequence[int]) -> None:
+    """Store loaded messages with their receive times; raise the first refusal."""
+    ds = decode_run(raws, times)
     res = h.extend_wire(ds, raws, 0)
     for err in res or ():
         if err is not None:

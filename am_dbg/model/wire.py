@@ -18,7 +18,7 @@ from typing import Annotated
 
 import msgspec
 
-__all__ = ["TxCore", "decode_many"]
+__all__ = ["TxCore", "decode_many", "decode_one"]
 
 # a step's from / to: a state index, or -1 for none
 _StateIdx = Annotated[int, msgspec.Meta(ge=-1)]
@@ -53,5 +53,13 @@ def decode_many(raws: Sequence[bytes]) -> list[TxCore] | None:
     """Every packed message of `raws` as a `TxCore`, or None if any is not one (use dicts)."""
     try:
         return [*map(_DECODE, raws)]
+    except msgspec.MsgspecError:
+        return None
+
+
+def decode_one(raw: bytes) -> TxCore | None:
+    """One packed message as a `TxCore`, or None if it is not one (use the dict path)."""
+    try:
+        return _DECODE(raw)
     except msgspec.MsgspecError:
         return None

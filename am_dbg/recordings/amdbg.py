@@ -35,6 +35,7 @@ import msgpack
 from am_dbg import __version__
 from am_dbg.model.derive import check_tx, unpack_tx
 from am_dbg.model.packed import PackedTxs
+from am_dbg.model.wire import decode_one
 from am_dbg.recordings.errors import RecordingError
 from am_rpc.dbg.protocol import MessageError, SchemaMsg, TxMsg
 
@@ -260,13 +261,22 @@ class _Replay:
         self.machs[schema.id] = _Mach(schema, conn)
 
     def _tx(self, conn: str, raw: bytes, t: int) -> None:
-        d = unpack_tx(raw)
-        m = self.machs.get(d.get("m"))  # type: ignore[arg-type]
+        # checked while decoded; an odd message goes the dict path, which says why
+        tx = decode_one(raw)
+        d: dict[str, Any] | None = None
+        if tx is not None:
+            mid: Any = tx.m
+            queued = tx.qd
+        else:
+            d = unpack_tx(raw)
+            mid, queued = d.get("m"), d.get("qd") is True
+        m = self.machs.get(mid)
         if m is None or m.conn_id != conn:
             self.skipped += 1
             return
-        check_tx(d)
-        m.txs.append_checked(raw, d, t)
+        if d is not None:
+            check_tx(d)
+        m.txs.append_checked(raw, queued, t)
         self.txs += 1
 
 
