@@ -38,7 +38,7 @@ from am_dbg.model.derive import (
     derive_many,
     unpack_tx,
 )
-from am_dbg.model.wire import TxCore
+from am_dbg.model.wire import TxCore, as_map
 from am_rpc.dbg.protocol import LogEntry, MessageError, SchemaMsg, TxMsg
 
 __all__ = ["PER_TX_OVERHEAD", "MachineHistory", "TxInfo", "format_args", "synthetic_line"]
@@ -200,13 +200,14 @@ class MachineHistory:
         machine, only checks it (`check_many`) and leaves the derivation for the first read; a run
         it is not sure of goes message by message through `append_wire`. Returns None when every
         message was stored, else one entry per message: None (stored) or the `MessageError` that
-        refused it. `TxCore` runs take the fast path at any length (one by one would decode again).
+        refused it.
         """
         n = len(ds)
         if not n:
             return None
         core = type(ds[0]) is TxCore
-        bulk = n >= _MANY_MIN or core
+        # short runs one by one (the column path costs ~20 us a call), unless only checked
+        bulk = n >= _MANY_MIN or (core and not self._read)
         if bulk and not self._read:
             chk = check_many(ds, self._prev_clocks, time_ns)
             if chk is not None:
@@ -248,7 +249,7 @@ class MachineHistory:
         out: list[MessageError | None] = []
         for d, raw in zip(ds, raws, strict=True):
             try:
-                self.append_wire(unpack_tx(raw) if core else d, raw, time_ns)  # type: ignore[arg-type]
+                self.append_wire(as_map(d) if core else d, raw, time_ns)  # type: ignore[arg-type]
             except MessageError as err:
                 out.append(err)
             else:

@@ -14,11 +14,11 @@ null, a float clock, a step of another shape) goes the dict path, which says why
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
-__all__ = ["TxCore", "decode_many", "decode_one"]
+__all__ = ["TxCore", "as_map", "decode_many", "decode_one"]
 
 # a step's from / to: a state index, or -1 for none
 _StateIdx = Annotated[int, msgspec.Meta(ge=-1)]
@@ -63,3 +63,8 @@ def decode_one(raw: bytes) -> TxCore | None:
         return _DECODE(raw)
     except msgspec.MsgspecError:
         return None
+
+
+def as_map(tx: TxCore) -> dict[str, Any]:
+    """The wire map of the keys `tx` holds (its defaults filled in), for `derive.derive`."""
+    return msgspec.structs.asdict(tx)

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from am_dbg.model.derive import SchemaFacts, TupleInterner, check_many, check_tx, derive_many
+from am_dbg.model.history import MachineHistory
 from am_dbg.model.session import Session
 from am_dbg.model.wire import TxCore, decode_many
 from am_rpc.dbg.protocol import MessageError, SchemaMsg, StateDef
@@ -144,3 +145,32 @@ def test_a_message_the_dict_path_refuses_is_refused_on_the_typed_path_too() -> N
     with pytest.raises(MessageError):
         check_tx({"m": "m", "id": "x", "c": [1, True]})
     assert decode_many(_pack([{"c": [1, True]}])) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_tx, min_size=4, max_size=24), st.booleans())
+def test_short_runs_of_a_read_machine_match_one_by_one(
+    txs: list[dict[str, Any]], read: bool
+) -> None:
+    """Two machines interleaved (runs of one message each) on the typed path: the same history
+    as appending each message alone, whether the machines were read before or not."""
+    names = ("A", "B", "Healthcheck", "Exception")
+    sch = {
+        m: SchemaMsg(id=m, states_index=names, states={n: StateDef() for n in names}) for m in "ab"
+    }
+    raws = [msgpack.packb({"m": "ab"[i % 2], "id": f"x{i}", **tx}) for i, tx in enumerate(txs)]
+    assert decode_many(raws) is not None
+    s = Session()
+    alone = {}
+    for m in "ab":
+        s.on_schema(sch[m], "c" + m)
+        alone[m] = MachineHistory(sch[m], "c" + m)
+        if read:
+            s.machines[m].infos()
+    out = s.on_txs([("c" + "ab"[i % 2], r) for i, r in enumerate(raws)], now_ns=7)
+    assert out.total == len(raws)
+    for i, r in enumerate(raws):
+        alone["ab"[i % 2]].append(r, time_ns=7)
+    for m in "ab":
+        assert list(s.machines[m].infos()) == list(alone[m].infos())
+        assert s.machines[m].errors == alone[m].errors
