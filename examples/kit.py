@@ -40,6 +40,15 @@ class Example:
         self.tracers: list[DbgTracer] = []
         self.stop = asyncio.Event()
 
+    def _print(self, line: str) -> None:
+        """Print a log line; when the reader is gone (``| head``), stop the program quietly."""
+        try:
+            print(line, flush=True)
+        except BrokenPipeError:
+            _stdout_to_devnull()
+            self.verbose = False
+            self.stop.set()
+
     @property
     def streaming(self) -> bool:
         return bool(self.tracers)
@@ -52,7 +61,7 @@ class Example:
         """
         slog = mach.semlogger()
         if self.verbose:
-            slog.set_simple(lambda msg: print(msg, flush=True), level)
+            slog.set_simple(self._print, level)
         else:
             slog.set_empty(level)
         if isinstance(mach, Machine) and slog.args_mapper() is None:
@@ -158,5 +167,15 @@ async def _run(
         await ex.close()
     if not os.environ.get("AM_DBG_ADDR"):
         report += "  (set AM_DBG_ADDR=1 and run am-dbg to watch the machines)"
-    print(report, file=sys.stdout, flush=True)
+    try:
+        print(report, file=sys.stdout, flush=True)
+    except BrokenPipeError:
+        _stdout_to_devnull()
     return 0
+
+
+def _stdout_to_devnull() -> None:
+    """Send what is still buffered for a closed pipe nowhere (else Python reports it at exit)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
