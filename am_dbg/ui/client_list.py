@@ -10,6 +10,7 @@ from am_dbg.model.client_order import client_tree
 from am_dbg.model.history import MachineHistory
 from am_dbg.model.viewer import Viewer
 from am_dbg.ui.line_list import LineList
+from am_dbg.ui.repaint import set_border_title
 from am_dbg.ui.theme import Palette
 
 __all__ = ["ClientList", "client_label"]
@@ -118,7 +119,7 @@ class ClientList(LineList):
                 cursor = row
         self.graph_t = total_t
         newest_t = sum(h.newest_time_sum for h in machines.values())
-        self.border_title = f"Machines:{len(self.order)} T:{newest_t}"
+        set_border_title(self, f"Machines:{len(self.order)} T:{newest_t}")
         self.set_rows(rows, cursor)
 
     def on_row_clicked(self, row: int) -> None:

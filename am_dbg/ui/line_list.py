@@ -82,19 +82,32 @@ class LineList(ScrollView, can_focus=True):
         self.cursor_row = max(0, min(self.cursor_row, len(rows) - 1))
         # never narrower than the view: labels that grow a digit while they still fit must not
         # change the virtual size (that re-lays the whole screen out)
-        width = max(
-            max((r.cell_len for r in rows), default=0), self.scrollable_content_region.width
-        )
-        if len(old) != len(rows) or self.virtual_size.width != width:
+        region = self.scrollable_content_region
+        width = max(max((r.cell_len for r in rows), default=0), region.width)
+        # Row counts that fit the view (before and after) need no new virtual size: nothing
+        # scrolls either way, and a new virtual size re-lays the whole screen out. The reader's
+        # sections change length on every cursor move.
+        h = region.height
+        fits = len(rows) <= h and max(len(old), self.virtual_size.height) <= h
+        if self.virtual_size.width != width or (len(old) != len(rows) and not fits):
             self._strips.clear()
             self.virtual_size = Size(width, len(rows))
             self.refresh()
             return
-        for y, (a, b) in enumerate(zip(old, rows, strict=True)):
-            if a != b or (y in (old_cursor, self.cursor_row) and old_cursor != self.cursor_row):
+        moved = old_cursor != self.cursor_row
+        for y in range(max(len(old), len(rows))):
+            a = old[y] if y < len(old) else None
+            b = rows[y] if y < len(rows) else None
+            if a != b or (moved and y in (old_cursor, self.cursor_row)):
                 self._strips.pop((y, False), None)
                 self._strips.pop((y, True), None)
                 self.refresh_line(y)
+
+    def on_resize(self) -> None:
+        """A new view height: the virtual size holds every row again (set_rows may have kept a
+        shorter one while all rows fit)."""
+        if self.virtual_size.height != len(self.rows):
+            self.virtual_size = Size(self.virtual_size.width, len(self.rows))
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset

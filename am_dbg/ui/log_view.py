@@ -24,6 +24,7 @@ from textual.widget import Widget
 from am_dbg.model.cursor import Visible
 from am_dbg.model.history import MachineHistory
 from am_dbg.ui.format import clock_time
+from am_dbg.ui.repaint import set_border_title
 from am_dbg.ui.theme import Palette
 
 __all__ = ["LEVEL_NAMES", "LogView"]
@@ -97,21 +98,20 @@ class LogView(Widget, can_focus=True):
             self._cache.clear()
             self._cache_key = key
         self.hist, self.vis, self.level, self.show_gutter = hist, visible, level, gutter
-        self.border_title = f"Log:{LEVEL_NAMES[level]} (t{mach_time})"
+        set_border_title(self, f"Log:{LEVEL_NAMES[level]} (t{mach_time})")
         hl = self._nearest_with_lines(highlight)
-        old_hl, old_frame = self.highlight, self._frame
+        old_hl = self.highlight
         self.highlight = hl
         if not self.user_scrolled:
             self._follow(hl)
-        self._compose_frame()
-        if len(old_frame) == len(self._frame) and all(
-            a[0] == b[0] and a[1] is b[1] for a, b in zip(old_frame, self._frame, strict=True)
-        ):  # same lines on screen: repaint only where the highlight moved
-            for y, (i, _) in enumerate(self._frame):
-                if i in (old_hl, hl) and old_hl != hl:
-                    self.refresh(Region(0, y, self.size.width, 1))
+        rows = set(self._compose_frame())
+        if old_hl != hl:  # the highlight moved: its old and new lines
+            rows.update(y for y, (i, _) in enumerate(self._frame) if i in (old_hl, hl))
+        if len(rows) * 2 > max(1, self.size.height):  # scrolled: most lines are new
+            self.refresh()
             return
-        self.refresh()
+        for y in sorted(rows):  # new transitions at the bottom, a moved highlight
+            self.refresh(Region(0, y, self.size.width, 1))
 
     def release_scroll(self) -> None:
         """Follow the cursor again (the user's manual scroll is over)."""
@@ -205,7 +205,9 @@ class LogView(Widget, can_focus=True):
             pos += 1
         self._top_pos, self._top_line = pos, max(0, line)
 
-    def _compose_frame(self) -> None:
+    def _compose_frame(self) -> list[int]:
+        """Lay out the lines on screen from the anchor; returns the rows that changed (their
+        cached strips are dropped, the others stay valid)."""
         vis = self.vis
         self._frame_h = self.size.height
         frame: list[tuple[int, Text]] = []
@@ -217,9 +219,20 @@ class LogView(Widget, can_focus=True):
                 frame.extend((i, t) for t in self._lines_of(i)[skip:])
                 skip = 0
                 pos += 1
-        if frame != self._frame:
-            self._strips.clear()
+        old = self._frame
+        changed = [
+            y
+            for y in range(max(len(old), len(frame)))
+            if y >= len(old)
+            or y >= len(frame)
+            or old[y][0] != frame[y][0]
+            or old[y][1] is not frame[y][1]
+        ]
+        for y in changed:
+            self._strips.pop((y, False), None)
+            self._strips.pop((y, True), None)
         self._frame = frame
+        return changed
 
     # scrolling --------------------------------------------------------------------------------------
 
@@ -264,6 +277,7 @@ class LogView(Widget, can_focus=True):
             self._frame = []
             self._follow(self.highlight)
         self._compose_frame()
+        self.refresh()  # the screen may already show lines of the frame for the old size
 
     def _state_of(self, i: int) -> str:
         """The first state named in the block's `[state]` line, else ""."""
@@ -375,6 +389,7 @@ class LogView(Widget, can_focus=True):
                 self._follow(self.highlight)
             self._compose_frame()
             self._strips.clear()
+            self.refresh()  # lines not repainted in this pass still show the old frame
         width = self.size.width
         if self._base_style is None:  # `rich_style` walks the DOM: once per style change
             self._base_style = self.rich_style

@@ -21,6 +21,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from am_dbg.model.history import MachineHistory
+from am_dbg.ui.repaint import set_border_title
 from am_dbg.ui.theme import Palette
 from am_rpc.dbg.protocol import Step
 
@@ -101,13 +102,13 @@ class MatrixView(Widget, can_focus=True):
         self._sig = sig
         if hist is None or i is None or i < 0 or i >= len(hist):
             self._lines = []
-            self.border_title = "Matrix"
+            set_border_title(self, "Matrix")
             self.refresh()
             return
         names = hist.state_names
         cols = tuple(group) if group else tuple(range(len(names)))
         cells = matrix_cells(hist, i, cols, steps)
-        self.border_title = f"Matrix:{cells.total} Time:t{hist.info(i).time_sum}"
+        set_border_title(self, f"Matrix:{cells.total} Time:t{hist.info(i).time_sum}")
         self._lines = self._build(cells, names, names.index(state) if state in names else -1)
         self.refresh()
 

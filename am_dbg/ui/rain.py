@@ -26,6 +26,7 @@ from textual.widget import Widget
 from am_dbg.model.cursor import Visible
 from am_dbg.model.history import MachineHistory
 from am_dbg.ui.format import clock_time
+from am_dbg.ui.repaint import set_border_title
 from am_dbg.ui.theme import Palette
 
 __all__ = ["RainView", "rain_chars"]
@@ -144,13 +145,13 @@ class RainView(Widget, can_focus=True):
     def _title(self) -> None:
         hist, i = self.hist, self.cursor_i
         if hist is None or i is None or i < 0:
-            self.border_title = "Rain"
+            set_border_title(self, "Rain")
             return
         info = hist.info(i)
         prev = hist.clocks(i - 1) if i > 0 else ()
         now = hist.clocks(i)
         delta = sum(c - (prev[k] if k < len(prev) else 0) for k, c in enumerate(now))
-        self.border_title = f"Rain:{delta} Time:t{info.time_sum}"
+        set_border_title(self, f"Rain:{delta} Time:t{info.time_sum}")
 
     def _follow(self, recentre: bool = False) -> None:
         """Keep the cursor row on screen: half a screen ahead, or on the last line in tail mode."""
@@ -297,3 +298,4 @@ class RainView(Widget, can_focus=True):
         self._sig = ()
         if not self.user_scrolled:
             self._follow(recentre=True)
+        self.refresh()  # the screen may already show rows placed for the old size

@@ -21,6 +21,7 @@ from am_dbg.ui.format import (
     step_state,
 )
 from am_dbg.ui.line_list import LineList
+from am_dbg.ui.repaint import set_border_title
 from am_dbg.ui.theme import Palette
 from am_rpc.dbg.protocol import Step
 
@@ -192,7 +193,7 @@ class StatesTree(LineList):
                         cursor = k
                         break
         n = len(self.hist.state_names) if self.hist else 0
-        self.border_title = f"Schema:{n}"
+        set_border_title(self, f"Schema:{n}")
         self.set_rows(self._render_rows(meta), cursor)
 
     # rendering --------------------------------------------------------------------------------------
