@@ -344,9 +344,13 @@ def decode(d: dict[str, Any]) -> TxMsg:
 
 
 class Derived(NamedTuple):
-    """What `derive_many` computed for a run of messages of one machine."""
+    """What `derive_many` computed for a run of messages of one machine.
 
-    infos: list[TxInfo]
+    `infos` are `TxInfo`s as plain tuples of their fields (what the history stores: the cyclic
+    GC stops tracking those); `TxInfo._make` or `tuple.__new__(TxInfo, t)` gives the named view.
+    """
+
+    infos: list[tuple[Any, ...]]
     ids: list[str]
     times: list[int]
     is_err: list[bool]
@@ -357,7 +361,6 @@ class Derived(NamedTuple):
 _GET: Any = dict.get  # (typed Any: mypy's overloads of dict.get do not fit map())
 _ONES = repeat(1)  # endless: shared by every map() below, never exhausted
 _EMPTY: tuple[int, ...] = ()
-_NEW = tuple.__new__
 
 
 def _all_of(kind: type, values: Any, n: int) -> bool:
@@ -631,32 +634,28 @@ def derive_many(
         healths = [False] * n
     empties = [*map(and_, map(gt, accs, qds), map(not_, diffs))]
     infos = [
-        *map(
-            _NEW,
-            repeat(TxInfo),
-            zip(
-                ids,
-                times,
-                sums,
-                diffs,
-                typs,
-                called,
-                added,
-                removed,
-                touched,
-                accs,
-                autos,
-                chks,
-                qds,
-                qts,
-                mqts,
-                mqks,
-                map(len, steps),
-                errs,
-                healths,
-                empties,
-                strict=True,
-            ),
+        *zip(
+            ids,
+            times,
+            sums,
+            diffs,
+            typs,
+            called,
+            added,
+            removed,
+            touched,
+            accs,
+            autos,
+            chks,
+            qds,
+            qts,
+            mqts,
+            mqks,
+            map(len, steps),
+            errs,
+            healths,
+            empties,
+            strict=True,
         )
     ]
     return Derived(infos, ids, times, errs, tuple(cs[-1]), max(times))

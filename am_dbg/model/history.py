@@ -22,8 +22,9 @@ import gc
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from itertools import compress
-from typing import Any, NamedTuple
+from itertools import compress, repeat
+from operator import itemgetter
+from typing import Any, NamedTuple, overload
 
 import msgpack
 
@@ -112,8 +113,11 @@ class MachineHistory:
         # Human time of the newest message (or of the connection): "last activity" for eviction.
         self.last_activity_ns: int = 0
         self._facts = SchemaFacts.of(schema)
-        # None: a message of a pending run (derived on the first read, see `_pending`)
-        self._infos: list[TxInfo | None] = []
+        # Each TxInfo is stored as a plain tuple of its fields: the cyclic GC stops tracking an
+        # exact tuple of atoms, not a NamedTuple, and a million tracked infos would make every
+        # full collection walk them all (~0.5 s pauses). `info()` wraps on read.
+        # `_PENDING`: a message of a pending run (derived on the first read, see `_pending`)
+        self._infos: list[tuple[Any, ...]] = []
         self._times = array("q")  # receive time of every message (what TxInfo.time_ns says)
         self._pending: list[_Pending] = []
         # True until the first read: runs are only checked at ingest (or some are pending)
@@ -178,7 +182,7 @@ class MachineHistory:
         if raw is None:
             raw = msgpack.packb(d)
         pos = self._base + len(self._infos)
-        self._infos.append(info)
+        self._infos.append(tuple(info))
         self._times.append(info.time_ns)
         self._raw.append(raw)
         self._raw_bytes += len(raw)
@@ -216,7 +220,7 @@ class MachineHistory:
                 self._pending.append(
                     _Pending(pos, n, self._prev_clocks, self.newest_time_sum, self._facts, time_ns)
                 )
-                self._infos += [None] * n
+                self._infos += [_PENDING] * n
                 self._times.extend(chk.times)
                 self._raw += raws
                 self._raw_bytes += sum(map(len, raws))
@@ -240,7 +244,7 @@ class MachineHistory:
                 self._raw_bytes += sum(map(len, raws))
                 self._ids.update(zip(got.ids, range(pos, pos + n), strict=True))
                 self._prev_clocks = got.last_clocks
-                self.newest_time_sum = got.infos[-1].time_sum
+                self.newest_time_sum = _TIME_SUM(got.infos[-1])
                 if got.max_time_ns > self.last_activity_ns:
                     self.last_activity_ns = got.max_time_ns
                 if True in got.is_err:
@@ -316,10 +320,10 @@ class MachineHistory:
         if self._pending:
             self._derive_pending()
         for info in self._infos[:n]:
-            assert info is not None
+            tx_id = info[_ID]
             # a later message may reuse an id (Go's `semlogger`); keep its entry
-            if self._ids.get(info.id, -1) < self._base + n:
-                self._ids.pop(info.id, None)
+            if self._ids.get(tx_id, -1) < self._base + n:
+                self._ids.pop(tx_id, None)
         self._raw_bytes -= sum(len(r) for r in self._raw[:n])
         del self._infos[:n]
         del self._times[:n]
@@ -371,13 +375,13 @@ class MachineHistory:
     def info(self, i: int) -> TxInfo:
         if self._lazy:
             self._view()
-        return self._infos[i]  # type: ignore[return-value]  # None only while pending
+        return _NEW(TxInfo, self._infos[i])
 
     def infos(self) -> Sequence[TxInfo]:
-        """Every `TxInfo`, oldest first (read-only view; do not mutate)."""
+        """Every `TxInfo`, oldest first (a read-only view)."""
         if self._lazy:
             self._view()
-        return self._infos  # type: ignore[return-value]
+        return _InfoView(self._infos)
 
     def __iter__(self) -> Iterator[TxInfo]:
         return iter(self.infos())
@@ -437,9 +441,11 @@ class MachineHistory:
 
     def tx_at_mach_time(self, t: int) -> int:
         """The first transition whose machine time (time_sum) is exactly `t`, else -1."""
-        infos = self.infos()
-        i = bisect.bisect_left(infos, t, key=_time_sum)
-        if i < len(infos) and infos[i].time_sum == t:
+        if self._lazy:
+            self._view()
+        infos = self._infos
+        i = bisect.bisect_left(infos, t, key=_TIME_SUM)
+        if i < len(infos) and _TIME_SUM(infos[i]) == t:
             return i
         return -1
 
@@ -449,9 +455,10 @@ class MachineHistory:
 
     def tx_at_queue_tick(self, q: int) -> int:
         """The first transition with queue_tick >= `q`, else the last one (-1 when empty)."""
-        infos = self.infos()
-        i = bisect.bisect_left(infos, q, key=_queue_tick)
-        return min(i, len(infos) - 1)
+        if self._lazy:
+            self._view()
+        i = bisect.bisect_left(self._infos, q, key=_QUEUE_TICK)
+        return min(i, len(self._infos) - 1)
 
     def executed_by(self, queued_i: int) -> int | None:
         """The transition that executed queued message `queued_i` (by queue tick or token)."""
@@ -459,17 +466,16 @@ class MachineHistory:
             self._view()
         if queued_i < 0:
             queued_i += len(self._infos)
-        q = self._infos[queued_i]
-        assert q is not None
+        q = self.info(queued_i)
         if not q.is_queued:
             return None
         found = self._executed.get(queued_i + self._base)
         if found is not None:
             return found - self._base
         tick, token = q.mut_queue_tick, q.mut_queue_token
-        for j in range(queued_i + 1, len(self._infos)):
-            info = self._infos[j]
-            assert info is not None
+        infos = self._infos
+        for j in range(queued_i + 1, len(infos)):
+            info: TxInfo = _NEW(TxInfo, infos[j])
             if info.is_queued:
                 continue
             if (tick and info.queue_tick == tick) or (token and info.mut_queue_token == token):
@@ -519,9 +525,8 @@ class MachineHistory:
         infos = self._infos
         base = self._base
         for j in range(max(upto - base, 0), len(infos)):
-            info = infos[j]
-            assert info is not None
-            if state_idx in info.added or state_idx in info.removed or state_idx in info.called:
+            added, removed, called = _TOUCH_SETS(infos[j])
+            if state_idx in added or state_idx in removed or state_idx in called:
                 pos.append(j + base)
         self._touch[state_idx] = (pos, base + len(infos))
         return pos
@@ -551,9 +556,35 @@ def _above_changes(entry: Any) -> bool:
     )
 
 
-def _time_sum(info: TxInfo) -> int:
-    return info.time_sum
+_NEW = tuple.__new__
+_PENDING: tuple[Any, ...] = ()  # a stored message not derived yet
+_F = TxInfo._fields
+# field getters that work on a stored plain tuple as on a TxInfo
+_ID = _F.index("id")
+_TIME_SUM = itemgetter(_F.index("time_sum"))
+_QUEUE_TICK = itemgetter(_F.index("queue_tick"))
+_TOUCH_SETS = itemgetter(_F.index("added"), _F.index("removed"), _F.index("called"))
 
 
-def _queue_tick(info: TxInfo) -> int:
-    return info.queue_tick
+class _InfoView(Sequence[TxInfo]):
+    """The stored plain tuples, seen as `TxInfo`s."""
+
+    __slots__ = ("_rows",)
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, i: int) -> TxInfo: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[TxInfo]: ...
+    def __getitem__(self, i: int | slice) -> TxInfo | list[TxInfo]:
+        if isinstance(i, slice):
+            return [_NEW(TxInfo, r) for r in self._rows[i]]
+        return _NEW(TxInfo, self._rows[i])
+
+    def __iter__(self) -> Iterator[TxInfo]:
+        return map(_NEW, repeat(TxInfo), self._rows)

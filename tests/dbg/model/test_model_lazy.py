@@ -6,10 +6,13 @@ single appends, schema changes, reads in the middle and the memory GC.
 
 from __future__ import annotations
 
+import gc
+
 import msgpack
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from am_dbg.model.derive import TxInfo
 from am_dbg.model.history import MachineHistory
 from am_dbg.model.packed import PackedTxs
 from am_dbg.model.session import Session
@@ -156,11 +159,11 @@ def test_an_unread_machine_stores_runs_without_deriving_them() -> None:
     ]
     s.on_txs([("c1", r) for r in raws], now_ns=7)
     h = s.machines["m"]
-    assert h._pending and h._infos.count(None) == 50  # checked and stored, not derived
+    assert h._pending and h._infos.count(()) == 50  # checked and stored, not derived
     assert len(h) == 50 and h.index_of("x7") == 7 and h.time_ns(3) == 7
     assert h.newest_time_sum == 49 + 1 and h.tx_at_human_time(7) == 49
     assert h.errors == [*range(1, 50, 2)]
-    assert not h._pending and None not in h._infos
+    assert not h._pending and () not in h._infos
     assert h.info(0).touched == (0, 1) and h.info(1).added == (0, 3)
     s.on_txs([("c1", r) for r in raws[:10]], now_ns=8)  # read once: derived at ingest now
     assert not h._pending and len(h) == 60 and h.info(50).removed == (0, 3)
@@ -207,3 +210,23 @@ def test_a_loaded_machine_derives_with_its_recorded_times(txs: list) -> None:
     assert lazy.last_activity_ns == lazy.time_ns(-1) == (txs[-1][1])
     assert list(lazy.infos()) == list(eager.infos())
     assert lazy.errors == eager.errors
+
+
+def test_stored_infos_leave_the_cyclic_gc_alone() -> None:
+    """A read machine's stored infos are plain tuples the GC stops tracking: full collections
+    do not walk the history (a NamedTuple per transition would stay tracked)."""
+    s = Session()
+    s.on_schema(schema(), "c1")
+    raws = [
+        msgpack.packb({"m": "m", "id": f"x{i}", "c": [i, 0, 0, 1, 0], "s": [i % 3]})
+        for i in range(40)
+    ]
+    s.on_txs([("c1", r) for r in raws[:20]], now_ns=7)
+    h = s.machines["m"]
+    assert h.info(3).called == (0,)  # read: derived now, and at ingest from here on
+    s.on_txs([("c1", r) for r in raws[20:]], now_ns=8)
+    s.on_txs([("c1", raws[0].replace(b"x0", b"y0"))], now_ns=9)  # one message alone
+    gc.collect()
+    gc.collect()  # tuples inside tuples: untracked from the inside out
+    assert len(h) == 41 and not any(map(gc.is_tracked, h._infos))
+    assert type(h.info(40)) is TxInfo and h.info(40).id == "y0"
