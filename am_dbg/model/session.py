@@ -371,11 +371,22 @@ class Session:
             if isinstance(txs, PackedTxs):
                 packed = [*txs.packed()]
                 for k in range(0, len(packed), _LOAD_CHUNK):
-                    raws, times = zip(*packed[k : k + _LOAD_CHUNK], strict=True)
-                    _load_run(h, [*raws], times)
-            else:
+                    chunk, times = zip(*packed[k : k + _LOAD_CHUNK], strict=True)
+                    _load_run(h, [*chunk], times)
+            else:  # packed messages go in chunks, as above (their own "time", if any)
+                raws: list[bytes] = []
                 for tx in txs:
-                    h.append(tx)
+                    if isinstance(tx, bytes):
+                        raws.append(tx)
+                        if len(raws) < _LOAD_CHUNK:
+                            continue
+                    if raws:
+                        _load_run(h, raws, [0] * len(raws), stamp=0)
+                        raws = []
+                    if not isinstance(tx, bytes):
+                        h.append(tx)
+                if raws:
+                    _load_run(h, raws, [0] * len(raws), stamp=0)
             h.last_activity_ns = h.time_ns(-1) if len(h) else 0
             self.machines.pop(schema.id, None)
             self.machines[schema.id] = h
@@ -448,9 +459,12 @@ def _invalid(out: BatchOutcome, conn_id: str, err: MessageError, n: int) -> None
         out.errors.append(f"conn {conn_id}: {err}")
 
 
-def _load_run(h: MachineHistory, raws: list[bytes], times: Sequence[int]) -> None:
-    """Store loaded messages with their receive times; raise the first refusal."""
-    ds = decode_run(raws, times)
+def _load_run(
+    h: MachineHistory, raws: list[bytes], times: Sequence[int], stamp: int | None = None
+) -> None:
+    """Store loaded messages with their receive times (except those equal to `stamp`: their
+    own "time", else 0); raise the first refusal."""
+    ds = decode_run(raws, times, stamp)
     res = h.extend_wire(ds, raws, 0)
     for err in res or ():
         if err is not None:

@@ -13,7 +13,7 @@ from am_dbg.model.derive import SchemaFacts, TupleInterner, check_many, check_tx
 from am_dbg.model.history import MachineHistory
 from am_dbg.model.session import Session
 from am_dbg.model.wire import TxCore, decode_many
-from am_rpc.dbg.protocol import MessageError, SchemaMsg, StateDef
+from am_rpc.dbg.protocol import MessageError, SchemaMsg, StateDef, TxMsg
 
 _W = 4
 _FACTS = SchemaFacts(err_idxs=(3,), health_idxs=frozenset({2}))
@@ -174,3 +174,27 @@ def test_short_runs_of_a_read_machine_match_one_by_one(
     for m in "ab":
         assert list(s.machines[m].infos()) == list(alone[m].infos())
         assert s.machines[m].errors == alone[m].errors
+
+
+def test_load_of_packed_bytes_and_messages_matches_appending_them() -> None:
+    """`Session.load` takes packed messages in chunks (typed decode): the same history as
+    appending each one, receive times included (a message's own "time", else 0)."""
+    names = ("A", "B", "Healthcheck", "Exception")
+    sch = SchemaMsg(id="m", states_index=names, states={n: StateDef() for n in names})
+    items: list[Any] = []
+    for i in range(3000):
+        wire = {"m": "m", "id": f"x{i}", "c": [i, i // 2, 0, i % 7 == 0], "s": [i % 3]}
+        wire["c"] = [int(v) for v in wire["c"]]
+        if i % 3:
+            wire["time"] = 1000 + i
+        items.append(msgpack.packb(wire))
+    items[1500] = TxMsg.from_wire(msgpack.unpackb(items[1500]))  # a decoded one in between
+    s = Session()
+    s.load([(sch, iter(items))])
+    one = MachineHistory(sch, "m")
+    for item in items:
+        one.append(item)
+    h = s.machines["m"]
+    assert list(h.infos()) == list(one.infos())
+    assert [h.time_ns(i) for i in range(len(h))] == [one.time_ns(i) for i in range(len(one))]
+    assert h.time_ns(0) == 0 and h.time_ns(1) == 1001
