@@ -51,6 +51,8 @@ PER_TX_OVERHEAD = 630
 _CACHE_SIZE = 128
 # Runs at least this long are derived column by column (`derive_many`); shorter ones one by one.
 _MANY_MIN = 4
+# Pending runs are joined up to this length (one derive_many call each on the first read).
+_PENDING_MAX = 4096
 
 # Mutation types (am_core): add, remove, set.
 _ADD, _REMOVE = 0, 1
@@ -217,9 +219,7 @@ class MachineHistory:
             if chk is not None:
                 start = len(self._infos)
                 pos = self._base + start
-                self._pending.append(
-                    _Pending(pos, n, self._prev_clocks, self.newest_time_sum, self._facts, time_ns)
-                )
+                self._add_pending(pos, n, time_ns)
                 self._infos += [_PENDING] * n
                 self._times.extend(chk.times)
                 self._raw += raws
@@ -259,6 +259,23 @@ class MachineHistory:
             else:
                 out.append(None)
         return out
+
+    def _add_pending(self, pos: int, n: int, time_ns: int) -> None:
+        """Note a checked run for later derivation, joined to the previous one when it follows
+        it (live streams arrive as runs of one or two messages; derive_many costs ~20 us a call).
+        A joined run's messages keep their own receive times (see `_derive_pending`)."""
+        last = self._pending[-1] if self._pending else None
+        if (
+            last is not None
+            and last.start + last.n == pos
+            and last.facts is self._facts
+            and last.n + n <= _PENDING_MAX
+        ):
+            self._pending[-1] = last._replace(n=last.n + n)
+            return
+        self._pending.append(
+            _Pending(pos, n, self._prev_clocks, self.newest_time_sum, self._facts, time_ns)
+        )
 
     def append(self, msg: TxMsg | bytes, time_ns: int = 0) -> TxInfo:
         """Store a `TxMsg` or one packed tx map; `time_ns` stamps messages without a time."""

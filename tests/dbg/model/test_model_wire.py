@@ -169,6 +169,8 @@ def test_short_runs_of_a_read_machine_match_one_by_one(
             s.machines[m].infos()
     out = s.on_txs([("c" + "ab"[i % 2], r) for i, r in enumerate(raws)], now_ns=7)
     assert out.total == len(raws)
+    if not read:  # checked only: each machine's runs of one joined into one pending run
+        assert all(len(s.machines[m]._pending) == 1 for m in "ab")
     for i, r in enumerate(raws):
         alone["ab"[i % 2]].append(r, time_ns=7)
     for m in "ab":
@@ -198,3 +200,31 @@ def test_load_of_packed_bytes_and_messages_matches_appending_them() -> None:
     assert list(h.infos()) == list(one.infos())
     assert [h.time_ns(i) for i in range(len(h))] == [one.time_ns(i) for i in range(len(one))]
     assert h.time_ns(0) == 0 and h.time_ns(1) == 1001
+
+
+def test_pending_runs_joined_across_ticks_keep_each_receive_time() -> None:
+    names = ("A", "B", "Healthcheck", "Exception")
+    sch = {
+        m: SchemaMsg(id=m, states_index=names, states={n: StateDef() for n in names}) for m in "ab"
+    }
+    s = Session()
+    alone = {}
+    for m in "ab":
+        s.on_schema(sch[m], "c" + m)
+        alone[m] = MachineHistory(sch[m], "c" + m)
+    for tick in range(30):
+        batch = []
+        for j in range(5):  # a, b, a, b, a: runs of one message
+            m = "ab"[j % 2]
+            i = tick * 5 + j
+            wire = {"m": m, "id": f"x{i}", "c": [i, 0, i % 3, i % 2], "s": [i % 4]}
+            if i % 7 == 0:
+                wire["time"] = 10**9 + i  # its own receive time (forwarded)
+            batch.append(("c" + m, msgpack.packb(wire)))
+            alone[m].append(batch[-1][1], time_ns=100 + tick)
+        s.on_txs(batch, now_ns=100 + tick)
+    for m in "ab":
+        h = s.machines[m]
+        assert len(h._pending) == 1
+        assert list(h.infos()) == list(alone[m].infos())
+        assert [h.time_ns(i) for i in range(len(h))] == [alone[m].time_ns(i) for i in range(len(h))]
