@@ -287,9 +287,18 @@ class MachineHistory:
         """The stored packed message (its receive time is `time_ns(i)`, maybe not inside)."""
         return self._raw[i]
 
+    def raws(self, start: int, end: int) -> list[bytes]:
+        """The stored packed messages [start, end) (a copy of the slice), for scans over bytes."""
+        return self._raw[start:end]
+
     def time_ns(self, i: int) -> int:
         """Receive time of transition `i` (= `info(i).time_ns`, without deriving anything)."""
         return self._times[i]
+
+    def derive_now(self) -> None:
+        """Derive what is pending now, as the first read would (e.g. before a UI's first frame)."""
+        if self._lazy:
+            self._view()
 
     def _view(self) -> None:
         """Somebody reads the transitions: derive what is pending, and derive at ingest now on."""

@@ -18,8 +18,10 @@ as their source) is built incrementally over new transitions of every machine.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import compress, repeat
+from operator import or_
 
 from am_dbg.model.history import MachineHistory
 from am_dbg.model.session import Session
@@ -68,7 +70,9 @@ _SUB = re.compile(r"^\[(when|whenNot|whenTime|whenArgs|whenQueue|ctx):(new|match
 _PIPE = re.compile(r"^\[pipe-(in|out):(add|remove)\]\s+(\S+)\s+(?:from|to)\s+(\S+)\s*$")
 _PIPE_GC = re.compile(r"^\[pipe:gc\]\s+(\S+)")
 # byte markers of the lines above, checked on the packed message before decoding it
+# log markers of the lines that open or close entries: a message without any needs no decode
 _OPEN_MARKS = (b":new]", b":match]", b"[pipe")
+_SOURCE_MARKS = (b"[source]",)
 _KIND_SECTION = {
     "when": "When",
     "whenNot": "WhenNot",
@@ -240,10 +244,8 @@ class Reader:
         self, hist: MachineHistory, state: tuple[OpenEntry, ...], start: int, end: int
     ) -> tuple[OpenEntry, ...]:
         """Apply transitions [start, end) to `state`."""
-        for j in range(start, min(end, len(hist))):
-            raw = hist.raw(j)
-            if not any(mark in raw for mark in _OPEN_MARKS):
-                continue
+        end = min(end, len(hist))
+        for j in compress(range(start, end), _containing(hist.raws(start, end), _OPEN_MARKS)):
             msg = hist.tx(j)
             state = open_entries_step(state, msg.pre_log + msg.log, hist.info(j).time_sum)
         return state
@@ -254,9 +256,8 @@ class Reader:
         for mid, hist in self.session.machines.items():
             seen = self._fork_scan.get(mid)
             start = 0 if seen is None or seen[0] is not hist else seen[1]
-            for j in range(start, len(hist)):
-                if b"[source]" not in hist.raw(j):
-                    continue
+            end = len(hist)
+            for j in compress(range(start, end), _containing(hist.raws(start, end), _SOURCE_MARKS)):
                 msg = hist.tx(j)
                 src = parse_source(msg.pre_log + msg.log)
                 if src is not None:
@@ -519,3 +520,11 @@ def _states_in(handler: str, hist: MachineHistory) -> tuple[str, ...]:
         if handler.startswith(s) and len(s) > len(best):
             best = s
     return (best,) if best else ()
+
+
+def _containing(raws: list[bytes], marks: tuple[bytes, ...]) -> Iterator[bool]:
+    """Per message: does it contain any of `marks` (C-level scans, no Python call per message)."""
+    found: Iterator[bool] = map(bytes.__contains__, raws, repeat(marks[0]))
+    for mark in marks[1:]:
+        found = map(or_, found, map(bytes.__contains__, raws, repeat(mark)))
+    return found

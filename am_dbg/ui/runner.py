@@ -103,6 +103,8 @@ class UiRun:
             for warning in warnings:  # the UI shows them too, but the screen is gone on exit
                 _err(warning)
             session.load(res.machines)
+            for hist in session.machines.values():  # the UI reads every machine on its first
+                hist.derive_now()  # frame: derive here, under "Please wait", not behind it
         if cfg.fwd_data:
             self.forwarder = Forwarder(cfg.fwd_data)
             try:
