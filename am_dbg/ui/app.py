@@ -130,7 +130,8 @@ class DbgApp(App[int]):
         self._tools_sig: tuple[str, ...] = ()
         self._redraw_at = 0.0  # perf_counter() at the end of the last redraw pass
         self._layout_sig: tuple[bool, ...] = ()
-        self._resize_timer: Timer | None = None
+        # the narrow-layout debounce; not `_resize_timer`, Textual's App has its own by that name
+        self._narrow_timer: Timer | None = None
         # spinner in the status bar while busy (never in test mode: snapshots stay fixed)
         self.busy = 0
         self.busy_txs = BUSY_TXS
@@ -341,12 +342,12 @@ class DbgApp(App[int]):
 
     def on_resize(self, event: events.Resize) -> None:
         """Re-evaluate the narrow layout 300 ms after the last resize (spec §4.1)."""
-        if self._resize_timer is not None:
-            self._resize_timer.stop()
-        self._resize_timer = self.set_timer(RESIZE_DEBOUNCE, self._resized)
+        if self._narrow_timer is not None:
+            self._narrow_timer.stop()
+        self._narrow_timer = self.set_timer(RESIZE_DEBOUNCE, self._resized)
 
     def _resized(self) -> None:
-        self._resize_timer = None
+        self._narrow_timer = None
         if self.mach.is1(S.Ready):
             self.mach.add1(S.Resized)
             self.check_narrow()

@@ -106,7 +106,7 @@ class ClientList(LineList):
             i = self.viewer.tx_at_moment(hist)
             total_t += hist.info(i).time_sum if i >= 0 else 0
             sel = mid == self.viewer.selected
-            key = (id(hist), i, i + 1 < len(hist), hist.connected, sel, depth, name_w)
+            key = (id(hist), i, i + 1 < len(hist), hist.connected, sel, depth, name_w, self.pal)
             label = self._labels.get(mid)
             if label is None or label[0] != key:  # decoding a clock vector is the costly part
                 label = (key, client_label(hist, i, depth, name_w, self.pal, sel))

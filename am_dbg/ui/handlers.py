@@ -39,6 +39,7 @@ class DbgHandlers:
         self.app = app
         self.viewer = app.viewer
         self.mach = app.mach
+        self._resume_play = False  # the machine being selected continues playing (§5.10)
 
     def _done(self, e: Event) -> None:
         state = e.name.removesuffix("State")
@@ -123,6 +124,13 @@ class DbgHandlers:
 
     def SelectingClientState(self, e: Event) -> None:
         mach_id = e.args["id"]
+        # Tail and play require ClientSelected, which this transition just removed: the mode the
+        # user was in comes back on the new machine (§5.10).
+        tx = e.transition()
+        before = tx.states_before() if tx is not None else []
+        if S.TailMode in before:
+            self.app.want_tail = True
+        self._resume_play = S.Playing in before
         if self.app.selecting_big(mach_id):  # slow: let the screen show the spinner first
             self.app.status.after_paint(partial(self._select, mach_id))
         else:
@@ -140,6 +148,9 @@ class DbgHandlers:
         if self.app.want_tail:
             self.app.want_tail = False
             self.mach.add1(S.TailMode)
+        elif self._resume_play:
+            self.mach.add1(S.Playing)
+        self._resume_play = False
         hist = self.viewer.history
         if hist is not None and self.viewer.state_name not in hist.state_names:
             self.viewer.state_name = ""

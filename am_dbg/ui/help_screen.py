@@ -28,6 +28,14 @@ _GROUPS = (
 )
 
 
+_PANE_KEYS = (
+    ("↑ ↓ pgup pgdn", "move in lists, tree, log, reader"),
+    ("enter", "select machine, expand node, follow ↗"),
+    ("a-z - _", "search by name (machines, schema)"),
+    ("[ ] (state selected)", "prev / next tx touching the state"),
+)
+
+
 def keys_table(pal: Palette) -> RenderableType:
     parts: list[RenderableType] = []
     for group, title in _GROUPS:
@@ -41,6 +49,14 @@ def keys_table(pal: Palette) -> RenderableType:
                 t.add_row(Text(keys), Text(spec.description))
         parts.append(t)
         parts.append(Text(""))
+    # keys of the focused pane (spec §5.2), not app bindings: the footer and README leave them out
+    parts.append(Text("In the focused pane", Style(color=pal.active, bold=True)))
+    t = Table.grid(padding=(0, 2))
+    t.add_column(style=Style(color=pal.white, bold=True), no_wrap=True)
+    t.add_column(style=Style(color=pal.grey))
+    for keys, what in _PANE_KEYS:
+        t.add_row(Text(keys), Text(what))
+    parts += [t, Text("")]
     parts.append(Text("Mouse", Style(color=pal.active, bold=True)))
     parts.append(
         Text(

@@ -209,7 +209,8 @@ class LineList(ScrollView, can_focus=True):
         return True
 
     def on_key(self, event: events.Key) -> None:
-        ch = event.character
+        # case-insensitive (§5.6): state names are CamelCase, typed with Shift
+        ch = event.character.lower() if event.character else None
         if ch is None or ch not in SEARCH_CHARS or event.key.startswith(("ctrl+", "alt+")):
             return
         now = time.monotonic()

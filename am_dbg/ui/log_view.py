@@ -97,6 +97,8 @@ class LogView(Widget, can_focus=True):
         if key != self._cache_key or hist is not self.hist:
             self._cache.clear()
             self._cache_key = key
+        if visible is not self.vis:
+            self._rebase(visible)
         self.hist, self.vis, self.level, self.show_gutter = hist, visible, level, gutter
         set_border_title(self, f"Log:{LEVEL_NAMES[level]} (t{mach_time})")
         hl = self._nearest_with_lines(highlight)
@@ -112,6 +114,27 @@ class LogView(Widget, can_focus=True):
             return
         for y in sorted(rows):  # new transitions at the bottom, a moved highlight
             self.refresh(Region(0, y, self.size.width, 1))
+
+    def _rebase(self, new: Visible | None) -> None:
+        """A new filtered list (a filter or group changed, another machine): the anchor is a
+        position in the old one, and the frame holds its rows. Keep the block that was on top where
+        the new list still shows it (else the next shown one), and let `_follow` place the cursor."""
+        old = self.vis
+        self._frame = []
+        if (
+            old is None
+            or new is None
+            or not len(old)
+            or not len(new)
+            or old.history is not new.history
+        ):
+            self._top_pos, self._top_line = 0, 0
+            return
+        top = old[min(self._top_pos, len(old) - 1)]
+        pos = min(new.count_upto(top - 1), len(new) - 1)  # the first shown block from `top` on
+        if new[pos] != top:
+            self._top_line = 0
+        self._top_pos = pos
 
     def release_scroll(self) -> None:
         """Follow the cursor again (the user's manual scroll is over)."""

@@ -333,6 +333,16 @@ class Part2:
             if nxt is None:  # nothing further that way
                 break
             url = nxt
+        # Switching machine records `mach://id` and then the moment it landed on; forward, the
+        # user was on that moment, not on the machine at the moment they came from.
+        while (
+            button == "fwd"
+            and url is not None
+            and url == MachUrl(mach_id=url.mach_id)
+            and h.pos > 0
+            and h.entries[h.pos - 1].mach_id == url.mach_id
+        ):
+            url = move()
         if url is not None:
             self.go_to_url(url, history=True)
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from rich.console import Console
+
 from am_dbg.states import DbgStates as S
 from am_dbg.ui.bindings import BINDINGS
-from am_dbg.ui.help_screen import HelpScreen
+from am_dbg.ui.help_screen import HelpScreen, keys_table
+from am_dbg.ui.theme import DARK
 
 from .helpers import cursor, make_app
 from .recorded import fixture_session
@@ -132,6 +135,28 @@ async def test_prev_next_machine_follow_the_list_order() -> None:
         assert app.viewer.selected == "ps-3"
 
 
+async def test_switching_machines_keeps_tail_and_play() -> None:
+    """§5.10: selecting another machine restores tail / play mode (leaving the old machine's
+    `ClientSelected` drops both, which require it)."""
+    app = make_app(fixture_session(PS2))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await _at(pilot, app, "ps-2", 20)
+        await pilot.press("ctrl+t")
+        assert app.mach.is1(S.TailMode)
+        await pilot.press("ctrl+down")
+        await pilot.pause()
+        vis = app.viewer.current.visible  # type: ignore[union-attr]
+        assert app.viewer.selected == "ps-3" and app.mach.is1(S.TailMode)
+        assert cursor(app) == (vis[-1] + 1, 0)  # the newest, not the moment ps-2 was at
+        await pilot.press("home", "space")
+        assert app.mach.is1(S.Playing)
+        await pilot.press("ctrl+down")
+        await pilot.pause()
+        assert app.viewer.selected == "sim" and app.mach.is1(S.Playing)
+        assert not app.mach.is1(S.TailMode)
+        await pilot.press("space")
+
+
 async def test_remove_hovered_machine() -> None:
     app = make_app(fixture_session(PS2))
     async with app.run_test(size=(160, 50)) as pilot:
@@ -195,6 +220,16 @@ async def test_help_opens_and_closes() -> None:
         assert not isinstance(app.screen, HelpScreen) and not app.mach.is1(S.HelpDialog)
         await pilot.press("f1", "escape")
         assert not isinstance(app.screen, HelpScreen) and not app.mach.is1(S.HelpDialog)
+
+
+def test_help_lists_the_pane_keys_a_newcomer_needs() -> None:
+    """Search-as-you-type and the state jump are not app bindings (no footer, no README row):
+    the help is the only place a new user learns that typing a name finds it."""
+    console = Console(width=100, record=True)
+    console.print(keys_table(DARK))
+    text = console.export_text()
+    assert "a-z - _" in text and "search by name" in text
+    assert "(state selected)" in text and "enter" in text
 
 
 async def test_ctrl_q_quits() -> None:

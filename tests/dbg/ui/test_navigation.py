@@ -186,6 +186,20 @@ async def test_tree_enter_on_a_reference_jumps_to_that_state_and_search_selects(
         assert app.viewer.state_name == "Connected"
 
 
+async def test_search_as_you_type_takes_names_as_they_are_spelled() -> None:
+    """State names are CamelCase: typing them with Shift must find them, in the tree and the list."""
+    app = make_app(fixture_session(MACHS), "mach://sim-p1")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        app.states_tree.focus()
+        await pilot.press("C", "o", "n", "n", "e", "c", "t", "e", "d")
+        assert app.viewer.state_name == "Connected"
+        app.client_list.focus()
+        app.client_list.move_to(0)
+        await pilot.press("S", "I", "M", "minus")  # downward from the top row, no wrap-around
+        assert app.client_list.hovered() == "sim-p1"
+
+
 async def test_steps_overlay_marks_touched_states_and_draws_relation_lines() -> None:
     app = make_app(fixture_session(("sim-p1",)), "--no-view-tail")
     async with app.run_test(size=(160, 50)) as pilot:
@@ -225,6 +239,24 @@ async def test_narrow_layout_follows_the_terminal_width_after_a_resize() -> None
         await pilot.pause(0.5)
         await pilot.pause()
         assert not app.mach.is1(S.NarrowLayout) and app.client_list.display
+
+
+async def test_a_resize_reaches_the_screen_before_the_narrow_layout_debounce() -> None:
+    """The screen is laid out for the new size right away (Textual's own resize timer); only the
+    narrow-layout decision waits 300 ms. The app's debounce timer once shared the attribute name
+    of Textual's and stopped it: a terminal kept the old frame until the next key press."""
+    app = make_app(fixture_session(("ps-2",)))
+    async with app.run_test(size=(90, 30)) as pilot:
+        await pilot.pause()
+        await pilot.resize_terminal(160, 50)
+        await pilot.pause(0.1)
+        assert app.screen.size == (160, 50)
+        assert len(app.screen._compositor.render_strips()) == 50
+        await pilot.pause(0.5)
+        await pilot.pause()
+        assert not app.mach.is1(S.NarrowLayout) and app.client_list.display
+        lines = [s.text for s in app.screen._compositor.render_strips()]
+        assert len(lines) == 50 and lines[2].startswith("╭─ Machines:1")
 
 
 async def test_heartbeat_gc_drops_old_transitions_but_keeps_the_viewed_one() -> None:

@@ -132,3 +132,30 @@ async def test_row_counts_that_fit_keep_the_layout_and_a_smaller_view_scrolls_ag
         lst.set_rows([Text(f"row {k}") for k in range(20)])  # more than fit: as before
         await pilot.pause()
         assert lst.virtual_size.height == 20
+
+
+def _pane_text(app: DbgApp, pane: Widget) -> list[str]:
+    """What the screen shows inside `pane` (its content region), line by line."""
+    lines = [s.text for s in app.screen._compositor.render_strips()]
+    r = pane.content_region
+    return [line[r.x : r.right] for line in lines[r.y : r.bottom]]
+
+
+async def test_a_filter_that_hides_most_transitions_keeps_the_log_on_the_cursor() -> None:
+    """The log's anchor is a position in the filtered list: a new filter must re-place it (hiding
+    canceled txs at the end of `sim` left it past the shorter list, and the log went blank)."""
+    app = make_app(fixture_session(("sim",)), "mach://sim")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.pause()
+        log = app.log_view
+        shown = len(app.viewer.current.visible)  # type: ignore[union-attr]
+        assert any(t.strip() for t in _pane_text(app, log))
+        app.mach.add1(S.ToggleTool, {"tool": "canceled"})  # hide canceled: 171 -> 104 visible
+        await pilot.pause()
+        assert len(app.viewer.current.visible) < shown * 2 // 3  # type: ignore[union-attr]
+        assert log.highlight is not None and log.highlight in {i for i, _ in log._frame}
+        assert sum(bool(t.strip()) for t in _pane_text(app, log)) >= log.size.height // 2
+        app.mach.add1(S.ToggleTool, {"tool": "canceled"})  # and back: all of them again
+        await pilot.pause()
+        assert log.highlight in {i for i, _ in log._frame}
+        assert sum(bool(t.strip()) for t in _pane_text(app, log)) >= log.size.height // 2

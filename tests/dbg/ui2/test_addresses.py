@@ -142,6 +142,24 @@ async def test_history_buttons_skip_to_another_machine_and_jumps_trim_forward() 
         assert not app.address.enabled["fwd"]
 
 
+async def test_forward_after_back_returns_to_the_address_that_was_opened() -> None:
+    """Opening `mach://sim?t=60` records the machine switch (`mach://sim`) and then the moment;
+    ◀ then ▶ must land on that moment again, not on sim at ps-2's moment."""
+    app = make_app(go_session(), PS2_URL)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        start = _moment(app)
+        assert app.part2.go_to_url(MachUrl.parse("mach://sim?t=60"))
+        await pilot.pause()
+        opened = _moment(app)
+        assert opened[0] == "sim"
+        await pilot.press("ctrl+o")
+        assert _moment(app) == start
+        await pilot.press("ctrl+n")
+        assert _moment(app) == opened
+        assert not app.address.enabled["fwd"]
+
+
 async def test_history_is_capped_at_100_entries() -> None:
     app = make_app(go_session(), "mach://sim")
     async with app.run_test(size=SIZE) as pilot:

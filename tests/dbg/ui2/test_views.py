@@ -13,7 +13,7 @@ from am_dbg.recordings import load
 from am_dbg.states import DbgStates as S
 from am_dbg.ui.part2 import VIEWS, initial_view
 from am_dbg.ui.rain import rain_chars
-from am_dbg.ui.theme import LIGHT
+from am_dbg.ui.theme import DARK, LIGHT, Palette
 
 from .data import PS2_URL, first_with, go_session, orders_session, wait_for
 
@@ -245,6 +245,30 @@ async def test_light_theme_toggle_repaints_with_the_light_palette() -> None:
         assert app.part2.rain.pal == LIGHT and app.states_tree.pal == LIGHT
         await pilot.press("f9")
         assert app.theme == "textual-dark"
+
+
+async def test_theme_toggle_recolours_the_machine_labels() -> None:
+    """The list keeps labels between frames (decoding clocks is costly): a new palette is a new
+    label, or the names stay in dark-theme grey on the light background."""
+    app = make_app(go_session(), PS2_URL)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+
+        def colours() -> set[str]:
+            return {
+                str(sp.style.color.name).lower()
+                for row in app.client_list.rows
+                for sp in row.spans
+                if not isinstance(sp.style, str) and sp.style.color is not None
+            }
+
+        def roles(pal: Palette) -> set[str]:
+            return {c.lower() for c in (pal.grey, pal.active, pal.err, pal.err_recent)}
+
+        assert colours() and colours() <= roles(DARK)
+        await pilot.press("f9")
+        await pilot.pause()
+        assert colours() and colours() <= roles(LIGHT)
 
 
 async def test_paste_goes_to_the_clipboard_address() -> None:
