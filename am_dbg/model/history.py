@@ -39,6 +39,7 @@ from am_dbg.model.derive import (
     derive_many,
     unpack_tx,
 )
+from am_dbg.model.exec_index import ExecIndex
 from am_dbg.model.wire import TxCore, as_map
 from am_rpc.dbg.protocol import LogEntry, MessageError, SchemaMsg, TxMsg
 
@@ -135,7 +136,7 @@ class MachineHistory:
         self._trimmed_upto = 0  # absolute position below which ops logs were dropped by the GC
         # lazily built lookups, absolute positions: state -> (touching positions, scanned up to)
         self._touch: dict[int, tuple[array[int], int]] = {}
-        self._executed: dict[int, int] = {}  # queued message -> the transition that executed it
+        self._exec = ExecIndex()  # executed transitions by queue tick / token (executed_by)
 
     # schema ---------------------------------------------------------------------------------------
 
@@ -356,7 +357,7 @@ class MachineHistory:
         del self._raw[:n]
         self._base += n
         self._errors = [e - n for e in self._errors if e >= n]
-        self._executed = {q: x for q, x in self._executed.items() if q >= self._base}
+        self._exec = ExecIndex(self._base)  # rebuilt on the next question
         self._touch.clear()  # rebuilt on the next jump
         for pos in [p for p in self._cache if p < self._base]:
             del self._cache[pos]
@@ -492,23 +493,23 @@ class MachineHistory:
             self._view()
         if queued_i < 0:
             queued_i += len(self._infos)
-        q = self.info(queued_i)
-        if not q.is_queued:
+        q = self._infos[queued_i]
+        if not q[_QUEUED]:
             return None
-        found = self._executed.get(queued_i + self._base)
-        if found is not None:
-            return found - self._base
-        tick, token = q.mut_queue_tick, q.mut_queue_token
-        infos = self._infos
-        for j in range(queued_i + 1, len(infos)):
-            info: TxInfo = _NEW(TxInfo, infos[j])
-            if info.is_queued:
+        tick, token = q[_MUT_TICK], q[_TOKEN]
+        base, infos = self._base, self._infos
+        self._exec.extend(infos, base)
+        if self._exec.monotonic:
+            found = self._exec.find(queued_i + base, tick, token)
+            return None if found is None else found - base
+        for j in range(queued_i + 1, len(infos)):  # queue ticks out of order: scan
+            row = infos[j]
+            if row[_QUEUED]:
                 continue
-            if (tick and info.queue_tick == tick) or (token and info.mut_queue_token == token):
-                self._executed[queued_i + self._base] = j + self._base
+            if (tick and row[_TICK] == tick) or (token and row[_TOKEN] == token):
                 return j
-            if not token and tick and info.queue_tick > tick:
-                return None  # queue ticks only grow: it was never executed
+            if not token and tick and row[_TICK] > tick:
+                return None  # past its tick: never executed (the rule the index follows)
         return None
 
     def next_touching(
@@ -590,6 +591,8 @@ _ID = _F.index("id")
 _TIME_SUM = itemgetter(_F.index("time_sum"))
 _QUEUE_TICK = itemgetter(_F.index("queue_tick"))
 _TOUCH_SETS = itemgetter(_F.index("added"), _F.index("removed"), _F.index("called"))
+_QUEUED, _TICK = _F.index("is_queued"), _F.index("queue_tick")
+_MUT_TICK, _TOKEN = _F.index("mut_queue_tick"), _F.index("mut_queue_token")
 
 
 class _InfoView(Sequence[TxInfo]):
