@@ -19,7 +19,7 @@ import gc
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import compress, pairwise, repeat
+from itertools import chain, compress, pairwise, repeat
 from operator import attrgetter, ne
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -373,9 +373,9 @@ class Session:
                 for k in range(0, len(packed), _LOAD_CHUNK):
                     chunk, times = zip(*packed[k : k + _LOAD_CHUNK], strict=True)
                     _load_run(h, [*chunk], times)
-            else:  # packed messages go in chunks, as above (their own "time", if any)
+            else:  # packed messages in chunks, as above (their own "time", if any)
                 raws: list[bytes] = []
-                for tx in txs:
+                for tx in chain(txs, [None]):  # None: the end, flush
                     if isinstance(tx, bytes):
                         raws.append(tx)
                         if len(raws) < _LOAD_CHUNK:
@@ -383,10 +383,8 @@ class Session:
                     if raws:
                         _load_run(h, raws, [0] * len(raws), stamp=0)
                         raws = []
-                    if not isinstance(tx, bytes):
+                    if isinstance(tx, TxMsg):
                         h.append(tx)
-                if raws:
-                    _load_run(h, raws, [0] * len(raws), stamp=0)
             h.last_activity_ns = h.time_ns(-1) if len(h) else 0
             self.machines.pop(schema.id, None)
             self.machines[schema.id] = h
