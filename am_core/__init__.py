@@ -14,6 +14,7 @@ from .ctx import Ctx, CtxCanceledError, CtxDeadlineError
 from .errors import (
     AmError,
     AmTimeoutError,
+    AsyncHandlerError,
     CanceledError,
     DisposedError,
     EvalTimeoutError,
@@ -87,6 +88,7 @@ __all__ = [
     "AException",
     "AmError",
     "AmTimeoutError",
+    "AsyncHandlerError",
     "CanceledError",
     "Clock",
     "Ctx",

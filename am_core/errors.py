@@ -102,3 +102,9 @@ class NotBoundError(AmError):
 
 class ImportMismatchError(AmError):
     sentinel = "import ID mismatch"
+
+
+class AsyncHandlerError(AmError, TypeError):
+    """An ``async def`` negotiation handler: they must return a bool synchronously (docs/api.md)."""
+
+    sentinel = "async negotiation handler"

@@ -69,9 +69,15 @@ class Binding:
 HandlerTable = dict[str, tuple[tuple[Binding, HandlerFn], ...]]
 
 
-def build_table(bindings: list[Binding], candidates: set[str]) -> HandlerTable:
+Wrap = Callable[[Binding, str, HandlerFn], HandlerFn]
+
+
+def build_table(
+    bindings: list[Binding], candidates: set[str], wrap: Wrap | None = None
+) -> HandlerTable:
+    """``wrap(binding, event, fn)`` replaces a callable (async handlers, am_core/async_handlers.py)."""
     tmp: dict[str, list[tuple[Binding, HandlerFn]]] = {}
     for b in bindings:
         for ev, fn in b.methods(candidates).items():
-            tmp.setdefault(ev, []).append((b, fn))
+            tmp.setdefault(ev, []).append((b, wrap(b, ev, fn) if wrap is not None else fn))
     return {k: tuple(v) for k, v in tmp.items()}

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .async_handlers import check_binding, wrap_handler
 from .clock import Clock, Time
 from .ctx import Ctx
 from .errors import (
@@ -273,8 +274,11 @@ class Machine(WaitingMixin):
         self._rebuild_table()
 
     def _rebuild_table(self) -> None:
-        self._table = build_table(self._bindings, self._candidates)
+        self._table = build_table(self._bindings, self._candidates, self._wrap_handler)
         self._table_ver += 1
+
+    def _wrap_handler(self, b: Binding, event: str, fn: HandlerFn) -> HandlerFn:
+        return wrap_handler(self, b, event, fn)
 
     def _log(self, level: int, msg: str) -> None:
         if level > self._log_level:
@@ -352,7 +356,9 @@ class Machine(WaitingMixin):
         if self._log_level >= _CHANGES:
             parts = changes_log(removed, added, reticked)
             if self._log_level >= _EVERY:
-                ch = set(added) | set(reticked)
+                # Go lists the unchanged states before counting re-ticked multi states as new,
+                # so a re-activated multi state shows as both "+B" and "B"
+                ch = set(added)
                 parts += [s for s in target if s not in ch]
             if parts:
                 tag = "[auto_]" if is_auto else "[state]"
@@ -414,14 +420,27 @@ class Machine(WaitingMixin):
             h(self, mut)
 
     def _prepend(self, mut: Mutation) -> None:
+        """Put ``mut`` at the front of the queue, no queue tick (spec §3.4); logged like Go's
+        ``PrependMut``: ``[prepend:<type>] A`` for every kind, evals included."""
         with self._lock:
             mut.queue_tick = 0
+            if self._log_level >= _OPS:
+                self._mut_log("prepend", mut)
             if mut.type != _EVAL:
-                if self._log_level >= _OPS and not mut.is_auto:
-                    self._mut_log("prepend", mut)
                 for h in self._hooks["mutation_queued"]:
                     h(self, mut)
             self._queue.appendleft(mut)
+
+    def _prepend_in_tx(self, mut: Mutation) -> None:
+        """Prepend from inside a running transition (auto states, handler exceptions): the queue is
+        being drained, so, as Go's ``processQueue`` does there, log ``[postpone]``."""
+        self._prepend(mut)
+        if self._log_level >= _OPS:
+            self._log_postpone()
+
+    def _log_postpone(self) -> None:
+        n = len(self._queue)
+        self._log(_OPS, f"[postpone] queue running ({n} {'item' if n == 1 else 'items'})")
 
     def _run(self, mut: Mutation) -> Result:
         """Queue ``mut`` and process the queue; the caller's result (or its queue tick)."""
@@ -477,10 +496,7 @@ class Machine(WaitingMixin):
                 return CANCELED
             if self._processing:
                 if self._log_level >= _OPS:
-                    n = len(self._queue)
-                    self._log(
-                        _OPS, f"[postpone] queue running ({n} {'item' if n == 1 else 'items'})"
-                    )
+                    self._log_postpone()
                 return None
             self._processing = True
             self._proc_thread = threading.get_ident()
@@ -651,10 +667,12 @@ class Machine(WaitingMixin):
         return self.add1(state, args)
 
     def _ev_source(self, event: Event | None) -> MutSource | None:
+        """The source of an ``ev_*`` mutation: the event's machine and transition, and that
+        machine's time when the transition started (Go: ``tx.TimeBefore.Sum()``)."""
         if event is None:
             return None
-        m = event.machine()
-        mtime = sum(m._ticks) if m is not None else 0
+        tx = event.transition()
+        mtime = sum(tx._tb) if tx is not None else 0
         return MutSource(event.machine_id, event.transition_id, mtime)
 
     def _refuses(self) -> bool:
@@ -914,16 +932,22 @@ class Machine(WaitingMixin):
     # ------------------------------------------------------------------ clocks
 
     def tick(self, state: str) -> int:
+        if self._disposed:
+            return 0
         i = self._idx.get(state)
         return 0 if i is None else self._ticks[i]
 
     def time(self, states: StatesArg | None = None) -> Time:
+        if self._disposed:
+            return Time()  # Go: nil after disposal
         if states is None:
             return Time(self._ticks)
         idx, ticks = self._idx, self._ticks
         return Time(ticks[idx[s]] if s in idx else 0 for s in _listify(states))
 
     def clock(self, states: StatesArg | None = None) -> Clock:
+        if self._disposed:
+            return Clock()
         names = self._names if states is None else _listify(states)
         return Clock((s, self.tick(s)) for s in names)
 
@@ -950,6 +974,8 @@ class Machine(WaitingMixin):
     # ------------------------------------------------------------------ queue inspection
 
     def queue(self) -> list[Mutation]:
+        if self._disposed:
+            return []
         with self._lock:
             return list(self._queue)
 
@@ -1073,6 +1099,7 @@ class Machine(WaitingMixin):
         return f"anon-{random.getrandbits(16):04x}"
 
     def _bind(self, b: Binding) -> str:
+        check_binding(self, b, b.methods(self._candidates))  # async handlers: refused before binding
         with self._lock:
             b.num = self._bind_count
             self._bind_count += 1
@@ -1388,7 +1415,9 @@ class Machine(WaitingMixin):
     # (last in the class: the method named `str` shadows the builtin in later annotations)
 
     def str(self) -> str:
-        """``(A:1 B:3)``: active states in index order."""
+        """``(A:1 B:3)``: active states in index order ("" once disposed, as Go)."""
+        if self._disposed:
+            return ""
         act = self._active_set
         return (
             "("
@@ -1398,6 +1427,8 @@ class Machine(WaitingMixin):
 
     def string_all(self) -> builtins.str:
         """``(A:1 B:1) [C:0 D:0 Exception:0]``."""
+        if self._disposed:
+            return ""
         return string_all(self._names, self._ticks, self._active_set)
 
     def inspect(self, states: StatesArg | None = None) -> builtins.str:

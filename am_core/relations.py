@@ -86,12 +86,16 @@ class DefaultResolver:
         blocked: set[str] = set()
         kept: list[str] = []
         for name in reversed(s):
-            blockers = [b for b in s if b not in blocked and name in schema[b].remove]
+            blockers = [b for b in s if name in schema[b].remove]
+            if rec:
+                # Go records every blocking relation, also of states blocked themselves
+                for b in blockers:
+                    tx.steps.append(Step(_REL, b, name, _RM))
+            if blocked and blockers:
+                blockers = [b for b in blockers if b not in blocked]
             if blockers:
                 blocked.add(name)
                 if rec:
-                    for b in blockers:
-                        tx.steps.append(Step(_REL, b, name, _RM))
                     tx.steps.append(
                         Step(
                             StepType.REMOVE if name in active else StepType.REMOVE_NOT_ACTIVE,
@@ -111,12 +115,6 @@ class DefaultResolver:
         kept.reverse()
         target = self._parse_require(tx, kept)
         self.sort_states(target, tx)
-        if lvl >= _OPS:
-            called = tx._called_set
-            before = active
-            implied = [n for n in target if n not in called and n not in before]
-            if implied:
-                mach._log(_OPS, "[implied] " + " ".join(implied))
         return target
 
     def _parse_add(self, tx: Transition, states: list[str]) -> list[str]:
@@ -162,13 +160,13 @@ class DefaultResolver:
                         tx.steps.append(Step(_REL, x, r, _REQ))
                     if r not in present:
                         miss.append(r)
+                        if rec:
+                            # per missing requirement, right after its relation step (as Go)
+                            tx.steps.append(Step(StepType.REMOVE_NOT_ACTIVE, x, ""))
+                            if x in called:
+                                tx.steps.append(Step(StepType.CANCEL, "", r))
                 if miss:
                     missing[x] = miss
-                    if rec:
-                        tx.steps.append(Step(StepType.REMOVE_NOT_ACTIVE, x, ""))
-                        if x in called:
-                            for r in miss:
-                                tx.steps.append(Step(StepType.CANCEL, "", r))
                 else:
                     keep.append(x)
             states = keep

@@ -6,11 +6,12 @@ import builtins
 import random
 import time
 import traceback
+from inspect import iscoroutine
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .clock import Time, TimeIndex
-from .errors import HandlerTimeoutError
+from .errors import AsyncHandlerError, HandlerTimeoutError
 from .event import Event
 from .types import (
     ARG_EXCEPTION,
@@ -41,6 +42,7 @@ _OPS = int(LogLevel.OPS)
 _DEC = int(LogLevel.DECISIONS)
 _EVERY = int(LogLevel.EVERYTHING)
 EXCEPTION = "Exception"
+ANY = "Any"  # AnyEnter / AnyState steps: Handler(from=Any, to=Any) (spec §13 item 8)
 _EMPTY: frozenset[str] = frozenset()
 # shared empty lists: a transition replaces them before recording anything (never appended to)
 NO_ENTRIES: list[LogEntry] = []
@@ -313,6 +315,34 @@ class Transition:
     def time_index_after(self) -> TimeIndex:
         return TimeIndex(self.machine._names, self.time_after)
 
+    def time_index_called(self) -> TimeIndex:
+        """The called states marked active (tick 1) over the machine's names (spec §5.1)."""
+        names = self.machine._names
+        called = set(self.mutation.called)
+        return TimeIndex(names, [1 if n in called else 0 for n in names])
+
+    def time_index_diff(self) -> tuple[TimeIndex, TimeIndex]:
+        """(added incl. re-ticked multi, removed) as time indexes with those states marked active."""
+        names = self.machine._names
+        added, removed = self.diff()
+        a, r = set(added), set(removed)
+        return (
+            TimeIndex(names, [1 if n in a else 0 for n in names]),
+            TimeIndex(names, [1 if n in r else 0 for n in names]),
+        )
+
+    def time_index_time_diff(self) -> TimeIndex:
+        """States whose tick changed, marked active."""
+        names = self.machine._names
+        d = self.time_diff()
+        return TimeIndex(names, [1 if i < len(d) and d[i] else 0 for i in range(len(names))])
+
+    def time_index_touched(self) -> TimeIndex:
+        """States named in any step, marked active (needs steps on)."""
+        names = self.machine._names
+        t = set(self.touched())
+        return TimeIndex(names, [1 if n in t else 0 for n in names])
+
     def diff(self) -> tuple[list[str], list[str]]:
         """(added incl. re-ticked multi, removed) by comparing clocks."""
         names = self.machine._names
@@ -381,8 +411,17 @@ class Transition:
                         steps.append(Step(StepType.REMOVE, "", s))
             to_set = list(called)
         target = mach._resolver.target_states(self, to_set)
+        if mach._log_level >= _OPS:
+            # Go: target minus states_to_set, whatever the resolver
+            tss = set(to_set)
+            implied = [n for n in target if n not in tss]
+            if implied:
+                mach._log(_OPS, "[implied] " + " ".join(implied))
         accepted, not_accepted = self._setup_accepted(target)
-        exits, enters = self._exits_enters(target)
+        if accepted:
+            exits, enters = self._exits_enters(target)
+        else:
+            exits, enters = [], []  # Go sets up exits / enters (and sorts) only when accepted
         return Plan(target, accepted, not_accepted, exits, enters)
 
     def _recorded(self, key: Any, resolve: Callable[[], Plan]) -> Plan:
@@ -416,10 +455,8 @@ class Transition:
             return True, []
         tset = set(target)
         not_accepted = [c for c in mut.called if c not in tset]
-        if mut.is_auto:
-            return (len(not_accepted) < len(mut.called)), (
-                not_accepted if len(not_accepted) == len(mut.called) else []
-            )
+        if mut.is_auto and len(not_accepted) < len(mut.called):
+            return True, []  # partially accepted
         if not_accepted:
             schema = self.machine._schema
             if mut.is_check and any(schema[c].multi for c in mut.called):
@@ -578,7 +615,7 @@ class Transition:
                 if auto:
                     if lvl >= _OPS:
                         mach._log(_OPS, "[auto] " + " ".join(auto))
-                    mach._prepend(Mutation(_ADD, auto, {}, is_auto=True))
+                    mach._prepend_in_tx(Mutation(_ADD, auto, {}, is_auto=True))
         elif result is CANCELED:
             self.is_accepted = False
 
@@ -825,6 +862,12 @@ class Transition:
             t0 = _perf()
             try:
                 ret = fn(ev)
+                if ret is not None and ret is not True and ret is not False and iscoroutine(ret):
+                    ret.close()
+                    raise AsyncHandlerError(
+                        f"handler {name} of binding {b.id} returned a coroutine: declare it "
+                        "async def (final handlers only) so that the machine runs it as a task"
+                    )
             except Exception as err:
                 if step:
                     self._handler_step(kind, frm, to)
@@ -869,9 +912,9 @@ class Transition:
         elif kind == K_PAIR:
             st = Step(H, frm, to)
         elif kind == K_ANY_ENTER:
-            st = Step(H, "", "", is_enter=True)
+            st = Step(H, ANY, ANY, is_enter=True)
         elif kind == K_ANY_STATE:
-            st = Step(H, "", "", is_final=True, is_enter=True)
+            st = Step(H, ANY, ANY, is_final=True, is_enter=True)
         else:
             st = Step(H, "", to, is_final=True, is_enter=kind == K_STATE)
         self.steps.append(st)
@@ -894,7 +937,7 @@ class Transition:
             mach._log(_OPS, f"[cancel] ({' '.join(self.target)}) by recover")
         panic = ExceptionPanic(list(mut.called), list(self.before), self, name)
         args = {ARG_EXCEPTION: AException(err=err, err_trace=trace, panic=panic)}
-        mach._prepend(Mutation(_ADD, [EXCEPTION], args))
+        mach._prepend_in_tx(Mutation(_ADD, [EXCEPTION], args))
 
     def str(self) -> str:
         lines = [f"tx#{self.id}", self.mutation.string()]

@@ -59,6 +59,7 @@ class MutationType(_GoStrEnum):
 
 
 class StepType(_GoStrEnum):
+    NONE = 0  # the zero value (Go's ``StepType(0)``): stringifies to ""
     RELATION = 1
     HANDLER = 2
     SET = 4
@@ -93,6 +94,7 @@ class LogLevel(_GoStrEnum):
 _ENUM_STR: dict[str, dict[int, str]] = {
     "MutationType": {0: "add", 1: "remove", 2: "set", 3: "eval"},
     "StepType": {
+        0: "",
         1: "rel",
         2: "handler",
         4: "activate",

@@ -171,9 +171,14 @@ def test_dispose() -> None:
     calls: list[str] = []
     m.on_dispose(lambda mid, ctx: calls.append(mid))
     m.add(["A", "Start"])
+    ends: list[int] = []
+    m.on_change(lambda mach, before, after: ends.append(after[mach.index1("Start")]))
     m.dispose()
     assert m.is_disposed() and calls == ["d"] and m.context().done()
-    assert m.tick("Start") == 2  # Start was removed first
+    assert ends == [2]  # Start was removed first
+    # disposed: the clock, queue and active states read empty (Go's getters)
+    assert m.tick("Start") == 0 and m.time() == [] and m.clock() == {}
+    assert m.queue() == [] and m.queue_len() == 0 and m.str() == ""
     assert m.add1("A") == Result.CANCELED and m.remove1("A") == Result.CANCELED
     assert m.set("A") == Result.CANCELED and m.can_add1("A") == Result.CANCELED
     assert not m.is1("A") and m.active_states() == [] and m.index1("A") == -1
@@ -245,19 +250,23 @@ def test_event_validity_and_clone() -> None:
 
 
 def test_ev_add_records_source() -> None:
-    src = Machine({"A": State()}, id="src")
+    src = Machine({"A": State(), "C": State()}, id="src")
     dst = Machine({"B": State()}, id="dst", log_level=3)
     lines: list[str] = []
     dst.semlogger().set_logger(lambda lvl, msg: lines.append(msg))
+    txs: list[str] = []
 
     class H:
         def AState(self, e: Event) -> None:
+            txs.append(e.transition_id)
             dst.ev_add1(e, "B")
 
     src.handlers_bind(H())
-    src.add1("A")
+    src.add1("C")  # src time 1
+    src.add1("A")  # the source tx: time 1 before it, 2 after
     assert dst.is1("B")
-    assert any(line.startswith("[dst] [source] src/") and line.endswith("/1") for line in lines)
+    # the source machine's time when its tx started (Go: tx.TimeBefore.Sum()), not dst's
+    assert f"[dst] [source] src/{txs[0]}/1" in lines
 
 
 def test_new_common_binds_and_verifies() -> None:
