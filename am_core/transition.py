@@ -643,6 +643,12 @@ class Transition:
 
         def second() -> Plan:
             self._called_set = set(mut.called)
+            if self._rec_steps:
+                # Go re-runs states_to_set(add, clean): its Set steps appear again too
+                bset = self._before_set
+                for c in clean:
+                    if c not in bset:
+                        self.steps.append(Step(StepType.SET, "", c))
             tgt = mach._resolver.target_states(self, [*clean, *mach._active])
             return Plan(tgt, True, [], *self._exits_enters(tgt))
 

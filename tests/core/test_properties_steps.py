@@ -1,0 +1,292 @@
+"""Property tests: steps and DECISIONS-level log lines of random schemas, against the spec's rules.
+
+The reference below is written from the spec (relation resolution §4, handler order §5.2, steps
+§13, log lines §11.2, auto states §6), not from am_core: every transition of a random mutation
+sequence must record exactly the steps, and log exactly the resolution lines, that it derives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import given, strategies as st
+
+from am_core import Event, LogLevel, Machine, Relation, State, Step, StepType, Transition
+
+from .test_properties import SETTINGS, NAMES, _Txs, schemas
+
+REL, HANDLER, SET, REMOVE, RNA, REQUESTED, CANCEL = (
+    StepType.RELATION,
+    StepType.HANDLER,
+    StepType.SET,
+    StepType.REMOVE,
+    StepType.REMOVE_NOT_ACTIVE,
+    StepType.REQUESTED,
+    StepType.CANCEL,
+)
+# the log lines relation resolution writes (§11.2), in the order they are written
+RESOLUTION_TAGS = (
+    "[add] ",
+    "[remove] ",
+    "[set] ",
+    "[add:auto] ",
+    "[implied] ",
+    "[rel:remove] ",
+    "[reject] ",
+    "[reject:auto] ",
+    "[cancel:reject] ",
+)
+
+S = tuple[Any, ...]
+
+
+def _step(s: Step) -> S:
+    return (s.type, s.from_state, s.to_state, s.rel_type, s.is_final, s.is_self, s.is_enter)
+
+
+def st_(typ: StepType, frm: str = "", to: str = "", rel: Relation | None = None, **kw: bool) -> S:
+    return (typ, frm, to, rel, kw.get("final", False), kw.get("self", False), kw.get("enter", False))
+
+
+@dataclass
+class Ref:
+    """Spec §4 / §13 for one machine: its parsed schema, names order and Require topology."""
+
+    schema: dict[str, State]
+    names: list[str]
+    steps: list[S] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)
+    topo: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # §1.5: DFS post-order over Require edges, in state-index order; a cycle: no topology
+        graph = {n: list(self.schema[n].require) for n in self.names if self.schema[n].require}
+        for reqs in list(graph.values()):
+            for r in reqs:
+                graph.setdefault(r, [])
+        order: list[str] = []
+        mark: dict[str, int] = {}
+
+        def visit(v: str) -> bool:
+            if mark.get(v) == 2:
+                return True
+            if mark.get(v) == 1:
+                return False
+            mark[v] = 1
+            if not all(visit(r) for r in graph.get(v, ())):
+                return False
+            mark[v] = 2
+            order.append(v)
+            return True
+
+        if all(visit(v) for v in [n for n in self.names if n in graph]):
+            self.topo = {v: i for i, v in enumerate(order)}
+
+    # -- §4 ------------------------------------------------------------------------------------
+    def parse_add(self, states: list[str], before: list[str], typ: str, called: list[str]) -> list:
+        out = list(states)
+        for name in states:
+            stt = self.schema[name]
+            if name in before and not stt.multi:
+                continue
+            adds = [a for a in stt.add if not (typ == "remove" and a in called)]
+            if not adds:
+                continue
+            self.steps += [st_(REL, name, a, Relation.ADD) for a in adds]
+            self.steps += [st_(SET, "", a) for a in adds]
+            out += adds
+        return out
+
+    def parse_require(self, states: list[str], called: list[str], auto: bool) -> list[str]:
+        missing: dict[str, list[str]] = {}
+        prev = -1
+        while prev != len(states):
+            prev = len(states)
+            keep = []
+            for x in states:
+                miss = []
+                for r in self.schema[x].require:
+                    self.steps.append(st_(REL, x, r, Relation.REQUIRE))
+                    if r not in states:
+                        miss.append(r)
+                        self.steps.append(st_(RNA, x, ""))
+                        if x in called:
+                            self.steps.append(st_(CANCEL, "", r))
+                if miss:
+                    missing[x] = miss
+                else:
+                    keep.append(x)
+            states = keep
+        if missing:
+            order = sorted(missing, key=self.names.index)
+            text = " ".join(f"{x}(-{' -'.join(missing[x])})" for x in order)
+            self.logs.append(("[reject:auto] " if auto else "[reject] ") + text)
+        return states
+
+    def sort(self, states: list[str]) -> None:
+        states.sort(key=lambda n: self.topo.get(n, -1))
+        for i in range(1, len(states)):
+            j = i
+            while j > 0:
+                x, y = states[j], states[j - 1]
+                if y in self.schema[x].after:
+                    self.steps.append(st_(REL, y, x, Relation.AFTER))
+                    break
+                if x not in self.schema[y].after:
+                    break
+                self.steps.append(st_(REL, x, y, Relation.AFTER))
+                states[j], states[j - 1] = y, x
+                j -= 1
+
+    def target(
+        self, to_set: list[str], before: list[str], typ: str, called: list[str], auto: bool
+    ) -> list[str]:
+        s = list(dict.fromkeys(to_set))
+        s = list(dict.fromkeys(self.parse_add(s, before, typ, called)))
+        s = self.parse_require(s, called, auto)
+        blocked: set[str] = set()
+        kept: list[str] = []
+        for name in reversed(s):
+            blockers = [b for b in s if name in self.schema[b].remove]
+            self.steps += [st_(REL, b, name, Relation.REMOVE) for b in blockers]
+            blockers = [b for b in blockers if b not in blocked]
+            if blockers:
+                blocked.add(name)
+                self.logs.append(f"[rel:remove] {name} by {' '.join(blockers)}")
+                self.steps.append(st_(REMOVE if name in before else RNA, "", name))
+                continue
+            kept.append(name)
+        to_remove = {r for n in kept for r in self.schema[n].remove}
+        kept = list(
+            dict.fromkeys(
+                n for n in self.parse_add(kept, before, typ, called) if n not in to_remove
+            )
+        )
+        out = self.parse_require(list(reversed(kept)), called, auto)
+        self.sort(out)
+        return out
+
+    def states_to_set(self, typ: str, called: list[str], before: list[str]) -> list[str]:
+        if typ == "remove":
+            self.steps += [st_(REMOVE, "", c) for c in called]
+            return [s for s in before if s not in called]
+        self.steps += [st_(SET, "", c) for c in called if c not in before]
+        if typ == "add":
+            return [*called, *before]
+        self.steps += [st_(REMOVE, "", s) for s in before if s not in called]
+        return list(called)
+
+    # -- one transition --------------------------------------------------------------------------
+    def transition(
+        self, typ: str, called: list[str], before: list[str], auto: bool, any_handlers: bool
+    ) -> tuple[list[str], bool]:
+        """Record steps and resolution logs of a handler-less (or Any-only) tx; (target, accepted)."""
+        self.steps, self.logs = [], []
+        self.logs.append(f"[{typ}:auto] {' '.join(called)}" if auto else f"[{typ}] {' '.join(called)}")
+        self.steps += [st_(REQUESTED, "", c) for c in called]
+        to_set = self.states_to_set(typ, called, before)
+        tgt = self.target(to_set, before, typ, called, auto)
+        implied = [n for n in tgt if n not in to_set]
+        if implied:
+            self.logs.append("[implied] " + " ".join(implied))
+        accepted = True
+        if typ != "remove":
+            not_acc = [c for c in called if c not in tgt]
+            if not_acc and not (auto and len(not_acc) < len(called)):
+                accepted = False
+                self.logs.append("[cancel:reject] " + " ".join(not_acc))
+                self.steps += [st_(CANCEL, "", c) for c in not_acc]
+        if accepted:
+            self.sort([s for s in before if s not in tgt])  # exits
+            if any_handlers:
+                self.steps.append(st_(HANDLER, "Any", "Any", enter=True))
+        if auto:
+            # §13: an auto tx resolves again (from the surviving called states)
+            clean = [c for c in called if c in tgt]
+            self.steps += [st_(SET, "", c) for c in clean if c not in before]
+            tgt = self.target([*clean, *before], before, "add", called, auto)
+            self.sort([s for s in before if s not in tgt])
+        if accepted and any_handlers:
+            self.steps.append(st_(HANDLER, "Any", "Any", final=True, enter=True))
+        return tgt, accepted
+
+
+class AnyHandlers:
+    def AnyEnter(self, e: Event) -> None:
+        pass
+
+    def AnyState(self, e: Event) -> None:
+        pass
+
+
+def _resolution_lines(tx: Transition) -> list[str]:
+    return [e.text for e in tx.log_entries if e.text.startswith(RESOLUTION_TAGS)]
+
+
+def _state_line(before: list[str], after: list[str], called: list[str], auto: bool, schema: Any) -> str:
+    removed = [s for s in before if s not in after]
+    added = [s for s in after if s not in before]
+    if not auto:
+        added += [s for s in after if s in before and s in called and schema[s].multi]
+    parts = [f"+{s}" for s in added] + [f"-{s}" for s in removed]
+    return f"[{'auto_' if auto else 'state'}] {' '.join(parts)}" if parts else ""
+
+
+ops = st.lists(
+    st.tuples(
+        st.sampled_from(["add", "remove", "set"]),
+        st.lists(st.sampled_from(NAMES), min_size=1, max_size=3, unique=True),
+    ),
+    min_size=1,
+    max_size=10,
+)
+
+
+@SETTINGS
+@given(schemas(), ops, st.booleans())
+def test_steps_and_decisions_logs_follow_the_spec(
+    schema: dict[str, State], muts: list[tuple[str, list[str]]], any_handlers: bool
+) -> None:
+    m = Machine(schema, id="steps", log_level=LogLevel.DECISIONS)
+    m.semlogger().set_logger(lambda lvl, msg: None)
+    m.semlogger().enable_steps(True)
+    if any_handlers:
+        m.handlers_bind(AnyHandlers(), id="any")
+    txs = _Txs()
+    m.tracer_bind(txs)
+    ref = Ref(m.schema(), m.state_names())
+    for typ, called in muts:
+        n = len(txs.all)
+        getattr(m, typ)(called)
+        for tx in txs.all[n:]:
+            mut = tx.mutation
+            before = tx.states_before()
+            got_tgt, accepted = ref.transition(
+                typ if not mut.is_auto else "add", list(mut.called), before, mut.is_auto, any_handlers
+            )
+            ctx = f"{mut.string()} before={before} auto={mut.is_auto}"
+            assert [_step(s) for s in tx.steps] == ref.steps, ctx
+            assert _resolution_lines(tx) == ref.logs, ctx
+            assert tx.is_accepted == accepted, ctx
+            texts = [e.text for e in tx.log_entries]
+            line = _state_line(before, got_tgt, list(mut.called), mut.is_auto, ref.schema)
+            if accepted:
+                assert tx.target_states() == got_tgt, ctx
+                assert [t for t in texts if t.startswith(("[state]", "[auto_]"))] == (
+                    [line] if line else []
+                ), ctx
+            else:
+                assert not any(t.startswith(("[state]", "[auto_]")) for t in texts), ctx
+            # §6 / §11.2: an auto mutation is announced, prepended and postponed, then runs
+            autos = [t for t in texts if t.startswith("[auto] ")]
+            if autos:
+                (auto_line,) = autos
+                states = auto_line[len("[auto] ") :]
+                i = texts.index(auto_line)
+                assert texts[i + 1 : i + 3] == [
+                    f"[prepend:add] {states}",
+                    "[postpone] queue running (1 item)",
+                ], ctx
+                nxt = txs.all[txs.all.index(tx) + 1]
+                assert nxt.mutation.is_auto and " ".join(nxt.mutation.called) == states, ctx
