@@ -14,7 +14,8 @@ What it shows in am-dbg:
 - canceled by negotiation: ``FileQueuedEnter`` refuses new files while the backlog is full;
 - errors: downloads fail with ``ErrNetwork`` and are retried with a backoff; corrupt files raise
   inside ``ProcessingState``, which becomes the ``Exception`` state with its stack trace;
-- parent/child machines and tags (``file``, ``lane:N``, ``pipeline``).
+- parent/child machines and tags (``file``, ``lane:N``, ``pipeline``);
+- an ``async def`` final handler (``UploadingState``) run as a task under its state's context.
 
 Run: ``python examples/pipeline.py`` (``-v`` prints the log; ``AM_DBG_ADDR=1`` streams to am-dbg).
 """
@@ -117,15 +118,12 @@ class Lane(ExceptionHandler):
     def ProcessedState(self, e: Event) -> None:
         self.pipe.mach.add1("SlotReleased", {"id": self.mach.id})
 
-    def UploadingState(self, e: Event) -> None:
+    async def UploadingState(self, e: Event) -> None:
+        # an async final handler: a task under Uploading's state context (e.ctx), cancelled if
+        # the file is dropped meanwhile (the same as forking a coroutine, without the fork)
         path = self.path()
-        delay = self.ex.rng.uniform(0.05, 0.2)
-
-        async def upload() -> None:
-            await asyncio.sleep(delay)
-            self.mach.add1("Uploaded", {"path": path})
-
-        self.mach.fork(self.mach.new_state_ctx("Uploading"), e, upload)
+        await asyncio.sleep(self.ex.rng.uniform(0.05, 0.2))
+        self.mach.add1("Uploaded", {"path": path})
 
     def DoneState(self, e: Event) -> None:
         self.mach.log("done %s", self.path())
