@@ -106,10 +106,7 @@ class AsyncFinal:
 
     def __call__(self, e: Event) -> None:
         mach = self.mach
-        if self.state:
-            ctx = mach.new_state_ctx(self.state, e)
-        else:
-            ctx = mach.context()
+        ctx = mach.new_state_ctx(self.state, e) if self.state else mach.context()
         tx = e.transition()
         ev = Event(e.name, mach, tx, e.args, ctx)
         pool = mach._subs.forks()

@@ -6,8 +6,8 @@ import builtins
 import random
 import time
 import traceback
-from inspect import iscoroutine
 from collections.abc import Callable, Sequence
+from inspect import iscoroutine
 from typing import TYPE_CHECKING, Any
 
 from .clock import Time, TimeIndex

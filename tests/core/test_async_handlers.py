@@ -134,7 +134,9 @@ async def test_async_handler_exception_lands_in_exception() -> None:
     assert m.is_(["Foo", "Exception"])  # the state stays: its handler already ran
     tx = m.transition()
     assert tx is None  # idle again
-    assert any("[handler:async:error] FooState from" in x and "boom in FooState" in x for x in lines)
+    assert any(
+        "[handler:async:error] FooState from" in x and "boom in FooState" in x for x in lines
+    )
 
 
 async def test_async_handler_exception_args_name_the_handler_and_trace() -> None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from am_core import Event, LogLevel, Machine, Relation, State, Step, StepType, Transition
 
-from .test_properties import SETTINGS, NAMES, _Txs, schemas
+from .test_properties import NAMES, SETTINGS, _Txs, schemas
 
 REL, HANDLER, SET, REMOVE, RNA, REQUESTED, CANCEL = (
     StepType.RELATION,
@@ -46,7 +47,15 @@ def _step(s: Step) -> S:
 
 
 def st_(typ: StepType, frm: str = "", to: str = "", rel: Relation | None = None, **kw: bool) -> S:
-    return (typ, frm, to, rel, kw.get("final", False), kw.get("self", False), kw.get("enter", False))
+    return (
+        typ,
+        frm,
+        to,
+        rel,
+        kw.get("final", False),
+        kw.get("self", False),
+        kw.get("enter", False),
+    )
 
 
 @dataclass
@@ -183,7 +192,9 @@ class Ref:
     ) -> tuple[list[str], bool]:
         """Record steps and resolution logs of a handler-less (or Any-only) tx; (target, accepted)."""
         self.steps, self.logs = [], []
-        self.logs.append(f"[{typ}:auto] {' '.join(called)}" if auto else f"[{typ}] {' '.join(called)}")
+        self.logs.append(
+            f"[{typ}:auto] {' '.join(called)}" if auto else f"[{typ}] {' '.join(called)}"
+        )
         self.steps += [st_(REQUESTED, "", c) for c in called]
         to_set = self.states_to_set(typ, called, before)
         tgt = self.target(to_set, before, typ, called, auto)
@@ -224,7 +235,9 @@ def _resolution_lines(tx: Transition) -> list[str]:
     return [e.text for e in tx.log_entries if e.text.startswith(RESOLUTION_TAGS)]
 
 
-def _state_line(before: list[str], after: list[str], called: list[str], auto: bool, schema: Any) -> str:
+def _state_line(
+    before: list[str], after: list[str], called: list[str], auto: bool, schema: Any
+) -> str:
     removed = [s for s in before if s not in after]
     added = [s for s in after if s not in before]
     if not auto:
@@ -263,7 +276,11 @@ def test_steps_and_decisions_logs_follow_the_spec(
             mut = tx.mutation
             before = tx.states_before()
             got_tgt, accepted = ref.transition(
-                typ if not mut.is_auto else "add", list(mut.called), before, mut.is_auto, any_handlers
+                typ if not mut.is_auto else "add",
+                list(mut.called),
+                before,
+                mut.is_auto,
+                any_handlers,
             )
             ctx = f"{mut.string()} before={before} auto={mut.is_auto}"
             assert [_step(s) for s in tx.steps] == ref.steps, ctx
