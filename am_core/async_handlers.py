@@ -21,7 +21,15 @@ from typing import TYPE_CHECKING, Any
 from .errors import AsyncHandlerError
 from .event import Event
 from .forks import NoLoopError
-from .types import ARG_EXCEPTION, AException, ExceptionPanic, LogLevel, Mutation, MutationType
+from .types import (
+    ARG_EXCEPTION,
+    AException,
+    ExceptionPanic,
+    LogLevel,
+    Mutation,
+    MutationType,
+    MutSource,
+)
 
 if TYPE_CHECKING:
     from .ctx import Ctx
@@ -171,21 +179,23 @@ class AsyncFinal:
                 f"[handler:async:error] {self.event} from {self.binding.id}: "
                 f"{type(err).__name__}: {err}",
             )
-        if mach._disposing:
-            return
+        if mach._refuses():
+            return  # disposing, in backoff or a full queue: as add_err
         mach._err = err
         trace = "".join(traceback.format_exception(err)) if mach.log_stack_trace else ""
         if mach._on_error is not None:
             mach._on_error(mach, err)
         tx = ev.transition()
-        mut = tx.mutation if tx is not None else None
+        called = tx.mutation.called if tx is not None else []
         panic = ExceptionPanic(
-            list(mut.called) if mut is not None else [],
+            list(called),
             tx.states_before() if tx is not None else [],
             tx,
             self.event,
         )
         args = {ARG_EXCEPTION: AException(err=err, err_trace=trace, panic=panic)}
-        if mach._refuses():
-            return
-        mach._run(Mutation(MutationType.ADD, [EXCEPTION], args))
+        mut = Mutation(MutationType.ADD, [EXCEPTION], args)
+        if tx is not None:
+            # the debugger links the error to the transition that started the handler
+            mut.source = MutSource(mach.id, tx.id, sum(tx.time_before))
+        mach._run(mut)

@@ -12,6 +12,7 @@ from am_core import (
     AException,
     AsyncHandlerError,
     Event,
+    LastTxTracer,
     LogLevel,
     Machine,
     NoLoopError,
@@ -272,3 +273,24 @@ def test_a_sync_handler_returning_a_coroutine_is_an_error() -> None:
     m.add1("Foo")
     err = m.err()
     assert err is not None and "returned a coroutine" in str(err) and m.is_err()
+
+
+async def test_async_handler_exception_names_its_source_transition() -> None:
+    m = Machine(schema(), id="as13")
+    m.add1("Bar")  # time 1 before the Foo tx
+    tr = LastTxTracer()
+    m.tracer_bind(tr)
+    started: list[str] = []
+
+    class H:
+        async def FooState(self, e: Event) -> None:
+            started.append(e.transition_id)
+            raise ValueError("x")
+
+    m.handlers_bind(H())
+    m.add1("Foo")
+    await asyncio.wait_for(m.when_err(), WAIT)
+    tx = tr.last
+    assert tx is not None and tx.mutation.called == ["Exception"]
+    src = tx.mutation.source
+    assert src is not None and (src.mach_id, src.tx_id, src.mach_time) == ("as13", started[0], 1)
