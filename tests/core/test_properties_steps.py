@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from am_core import Event, LogLevel, Machine, Relation, State, Step, StepType, Transition
@@ -195,8 +195,11 @@ class Ref:
         auto: bool,
         any_handlers: bool,
         check: bool = False,
+        reject: frozenset[str] = frozenset(),
     ) -> tuple[list[str], bool]:
-        """Record steps and resolution logs of a handler-less (or Any-only) tx; (target, accepted)."""
+        """Record the steps and resolution logs of a tx whose bound handlers are ``AnyEnter`` /
+        ``AnyState`` (``any_handlers``) and ``XEnter`` returning False for X in ``reject``;
+        returns (target, still accepted after negotiation)."""
         self.steps, self.logs = [], []
         self.logs.append(
             f"[{typ}:auto] {' '.join(called)}" if auto else f"[{typ}] {' '.join(called)}"
@@ -217,9 +220,28 @@ class Ref:
                 accepted = False
                 self.logs.append("[cancel:reject] " + " ".join(not_acc))
                 self.steps += [st_(CANCEL, "", c) for c in not_acc]
+        ok = accepted
         if accepted:
-            self.sort([s for s in before if s not in tgt])  # exits
-            if any_handlers:
+            exits = [s for s in before if s not in tgt]
+            self.sort(exits)
+            enters = [
+                s
+                for s in tgt
+                if s not in before or (not auto and s in called and self.schema[s].multi)
+            ]
+            tgt = list(tgt)
+            for s in enters:  # §5.2: the Enter phase (no Exit / self / state-state handlers)
+                if s not in reject:
+                    continue
+                self.steps.append(st_(HANDLER, "", s, enter=True))
+                if auto and self.schema[s].auto:
+                    tgt.remove(s)  # partial auto acceptance: only this state is dropped
+                    continue
+                ok = False
+                break
+            if ok and auto and not tgt:
+                ok = False
+            if ok and any_handlers:
                 self.steps.append(st_(HANDLER, "Any", "Any", enter=True))
         if auto:
             # §13: an auto tx resolves again (from the surviving called states)
@@ -227,9 +249,9 @@ class Ref:
             self.steps += [st_(SET, "", c) for c in clean if c not in before]
             tgt = self.target([*clean, *before], before, "add", called, auto)
             self.sort([s for s in before if s not in tgt])
-        if accepted and any_handlers and not check:
+        if ok and any_handlers and not check:
             self.steps.append(st_(HANDLER, "Any", "Any", final=True, enter=True))
-        return tgt, accepted
+        return tgt, ok
 
 
 class AnyHandlers:
@@ -255,6 +277,26 @@ def _state_line(
     return f"[{'auto_' if auto else 'state'}] {' '.join(parts)}" if parts else ""
 
 
+@st.composite
+def sparse_schemas(draw: Any) -> dict[str, State]:
+    """Fewer relations and more auto states than test_properties' schemas: more txs activate
+    something, so auto txs, partial acceptance and implied states show up often."""
+    one = st.lists(st.sampled_from(NAMES), max_size=1)
+    two = st.lists(st.sampled_from(NAMES), max_size=2, unique=True)
+    out: dict[str, State] = {}
+    for n in NAMES:
+        require = draw(one)
+        out[n] = State(
+            auto=draw(st.booleans()),
+            multi=draw(st.integers(0, 3)) == 0,
+            require=require,
+            add=draw(two),
+            remove=[r for r in draw(one) if r not in require],
+            after=draw(one),
+        )
+    return out
+
+
 ops = st.lists(
     st.tuples(
         st.sampled_from(["add", "remove", "set", "toggle", "can_add", "can_remove"]),
@@ -266,16 +308,33 @@ ops = st.lists(
 
 
 @SETTINGS
-@given(schemas(), ops, st.booleans())
+@st.composite
+def schema_and_rejects(draw: Any) -> tuple[dict[str, State], frozenset[str]]:
+    """A schema and the states whose Enter handler refuses: mostly auto ones, whose refusals
+    are partial acceptance in auto txs (§5.2), plus any other state."""
+    schema = draw(st.one_of(schemas(), sparse_schemas()))
+    autos = [n for n in NAMES if schema[n].auto]
+    picked = draw(st.lists(st.sampled_from(autos), max_size=2)) if autos else []
+    other = draw(st.lists(st.sampled_from(NAMES), max_size=1))
+    return schema, frozenset(picked + other)
+
+
+@settings(SETTINGS, max_examples=200)
+@given(schema_and_rejects(), ops, st.booleans())
 def test_steps_and_decisions_logs_follow_the_spec(
-    schema: dict[str, State], muts: list[tuple[str, list[str]]], any_handlers: bool
+    schema_rejects: tuple[dict[str, State], frozenset[str]],
+    muts: list[tuple[str, list[str]]],
+    any_handlers: bool,
 ) -> None:
+    schema, reject = schema_rejects
     m = Machine(schema, id="steps", log_level=LogLevel.DECISIONS)
     m.semlogger().set_logger(lambda lvl, msg: None)
     m.semlogger().enable_steps(True)
     m.semlogger().enable_can(True)  # checks record all their steps too (§13)
     if any_handlers:
         m.handlers_bind(AnyHandlers(), id="any")
+    if reject:
+        m.handlers_bind_maps({f"{x}Enter": lambda e: False for x in reject}, id="rejects")
     txs = _Txs()
     m.tracer_bind(txs)
     ref = Ref(m.schema(), m.state_names())
@@ -286,7 +345,13 @@ def test_steps_and_decisions_logs_follow_the_spec(
             mut = tx.mutation
             before = tx.states_before()
             got_tgt, accepted = ref.transition(
-                str(mut.type), list(mut.called), before, mut.is_auto, any_handlers, mut.is_check
+                str(mut.type),
+                list(mut.called),
+                before,
+                mut.is_auto,
+                any_handlers,
+                mut.is_check,
+                reject,
             )
             ctx = f"{mut.string()} before={before} auto={mut.is_auto} check={mut.is_check}"
             assert [_step(s) for s in tx.steps] == ref.steps, ctx
