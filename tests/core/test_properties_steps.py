@@ -307,7 +307,6 @@ ops = st.lists(
 )
 
 
-@SETTINGS
 @st.composite
 def schema_and_rejects(draw: Any) -> tuple[dict[str, State], frozenset[str]]:
     """A schema and the states whose Enter handler refuses: mostly auto ones, whose refusals
