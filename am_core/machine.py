@@ -1099,9 +1099,8 @@ class Machine(WaitingMixin):
         return f"anon-{random.getrandbits(16):04x}"
 
     def _bind(self, b: Binding) -> str:
-        check_binding(
-            self, b, b.methods(self._candidates)
-        )  # async handlers: refused before binding
+        # async negotiation handlers, or async finals without a loop: refused before binding
+        check_binding(self, b, b.methods(self._candidates))
         with self._lock:
             b.num = self._bind_count
             self._bind_count += 1
