@@ -668,11 +668,12 @@ class Machine(WaitingMixin):
 
     def _ev_source(self, event: Event | None) -> MutSource | None:
         """The source of an ``ev_*`` mutation: the event's machine and transition, and that
-        machine's time when the transition started (Go: ``tx.TimeBefore.Sum()``)."""
+        machine's time at the moment of the call (docs/api.md; Go records the time before the
+        source transition, one lower when called from a final handler)."""
         if event is None:
             return None
-        tx = event.transition()
-        mtime = sum(tx._tb) if tx is not None else 0
+        m = event.machine()
+        mtime = sum(m._ticks) if m is not None else 0
         return MutSource(event.machine_id, event.transition_id, mtime)
 
     def _refuses(self) -> bool:

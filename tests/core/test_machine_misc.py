@@ -265,8 +265,8 @@ def test_ev_add_records_source() -> None:
     src.add1("C")  # src time 1
     src.add1("A")  # the source tx: time 1 before it, 2 after
     assert dst.is1("B")
-    # the source machine's time when its tx started (Go: tx.TimeBefore.Sum()), not dst's
-    assert f"[dst] [source] src/{txs[0]}/1" in lines
+    # the source machine's time at the moment of the call (A already active: 2), not dst's
+    assert f"[dst] [source] src/{txs[0]}/2" in lines
 
 
 def test_new_common_binds_and_verifies() -> None:
