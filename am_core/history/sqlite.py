@@ -20,6 +20,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     machine_id TEXT NOT NULL,
     id INTEGER NOT NULL,
+    layout INTEGER NOT NULL,
     wall_time REAL NOT NULL,
     machine_time INTEGER NOT NULL,
     machine_tick INTEGER NOT NULL,
@@ -33,8 +34,7 @@ CREATE TABLE IF NOT EXISTS records (
     is_accepted INTEGER NOT NULL,
     queue_tick INTEGER NOT NULL,
     source_tx TEXT NOT NULL,
-    source_machine TEXT NOT NULL,
-    PRIMARY KEY (machine_id, id)
+    source_machine TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_wall ON records (machine_id, wall_time);
 CREATE INDEX IF NOT EXISTS records_mtime ON records (machine_id, machine_time);
@@ -50,19 +50,35 @@ CREATE TABLE IF NOT EXISTS machines (
     last_sync REAL NOT NULL,
     next_id INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS layouts (
+    machine_id TEXT NOT NULL,
+    layout INTEGER NOT NULL,
+    tracked TEXT NOT NULL,
+    PRIMARY KEY (machine_id, layout)
+);
 """
 
 _COLS = (
-    "id, machine_id, wall_time, machine_time, machine_tick, mutation_type, activated, "
+    "id, machine_id, layout, wall_time, machine_time, machine_tick, mutation_type, activated, "
     "deactivated, ticks, tx_id, called, is_auto, is_accepted, queue_tick, source_tx, source_machine"
 )
-_INSERT = f"INSERT OR REPLACE INTO records ({_COLS}) VALUES ({', '.join('?' * 16)})"
+_INSERT = f"INSERT INTO records ({_COLS}) VALUES ({', '.join('?' * 17)})"
 _SYNC = (
     "UPDATE machines SET time = ?, queue_tick = ?, machine_tick = ?, last_sync = ?, next_id = ? "
     "WHERE machine_id = ?"
 )
 _BATCH = 5000
 _dumps = json.dumps
+# state-name lists are stored as "\x1fA\x1fB\x1f": cheap to build, and instr() finds "\x1fA\x1f"
+_SEP = "\x1f"
+
+
+def _names(names: list[str]) -> str:
+    return _SEP + _SEP.join(names) + _SEP if names else ""
+
+
+def _unnames(text: str) -> list[str]:
+    return text[1:-1].split(_SEP) if text else []
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -72,24 +88,26 @@ def _connect(path: str) -> sqlite3.Connection:
     return conn
 
 
-def _row_to_record(row: tuple[Any, ...]) -> Record:
+def _row_to_record(row: tuple[Any, ...], layouts: dict[int, list[str]]) -> Record:
+    tracked = layouts[row[2]]
+    ticks = [int(t) for t in row[9].split(",")] if row[9] else []
     return Record(
         id=row[0],
         machine_id=row[1],
-        wall_time=row[2],
-        machine_time=row[3],
-        machine_tick=row[4],
-        mutation_type=row[5],
-        activated=json.loads(row[6]),
-        deactivated=json.loads(row[7]),
-        ticks=json.loads(row[8]),
-        tx_id=row[9],
-        called=json.loads(row[10]),
-        is_auto=bool(row[11]),
-        is_accepted=bool(row[12]),
-        queue_tick=row[13],
-        source_tx=row[14],
-        source_machine=row[15],
+        wall_time=row[3],
+        machine_time=row[4],
+        machine_tick=row[5],
+        mutation_type=row[6],
+        activated=_unnames(row[7]),
+        deactivated=_unnames(row[8]),
+        ticks=dict(zip(tracked, ticks, strict=True)),
+        tx_id=row[10],
+        called=_unnames(row[11]),
+        is_auto=bool(row[12]),
+        is_accepted=bool(row[13]),
+        queue_tick=row[14],
+        source_tx=row[15],
+        source_machine=row[16],
     )
 
 
@@ -106,6 +124,9 @@ class SQLiteHistory(History):
         self._writer: threading.Thread | None = None
         self._error: BaseException | None = None
         self._closed = False
+        # the tracked-state list of this run's records, and every one seen (for decoding)
+        self._layout = 0
+        self._layouts: dict[int, list[str]] = {}
 
     # ------------------------------------------------------------------ writing
 
@@ -166,19 +187,21 @@ class SQLiteHistory(History):
             conn.close()
 
     def _write(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
+        layout = self._layout
         rows = [
             (
                 r.id,
                 r.machine_id,
+                layout,
                 r.wall_time,
                 r.machine_time,
                 r.machine_tick,
                 r.mutation_type,
-                _dumps(r.activated),
-                _dumps(r.deactivated),
-                _dumps(r.ticks),
+                _names(r.activated),
+                _names(r.deactivated),
+                ",".join(map(str, r.ticks.values())),
                 r.tx_id,
-                _dumps(r.called),
+                _names(r.called),
                 int(r.is_auto),
                 int(r.is_accepted),
                 r.queue_tick,
@@ -220,7 +243,18 @@ class SQLiteHistory(History):
 
     def _save_tracking(self, mrec: MachineRecord, tracked: list[str]) -> None:
         self.flush()
+        layouts = self._load_layouts()
+        found = [k for k, v in layouts.items() if v == tracked]
         with self._rlock:
+            if found:
+                self._layout = found[0]
+            else:
+                self._layout = max(layouts, default=0) + 1
+                self._conn.execute(
+                    "INSERT INTO layouts (machine_id, layout, tracked) VALUES (?, ?, ?)",
+                    (self.machine_id, self._layout, _dumps(tracked)),
+                )
+                self._layouts[self._layout] = list(tracked)
             self._conn.execute(
                 "INSERT OR REPLACE INTO machines (machine_id, state_names, tracked, time, "
                 "queue_tick, machine_tick, first_tracking, last_tracking, last_sync, next_id) "
@@ -269,6 +303,19 @@ class SQLiteHistory(History):
             next_id=row[8],
         )
 
+    def _load_layouts(self) -> dict[int, list[str]]:
+        rows = self._query(
+            "SELECT layout, tracked FROM layouts WHERE machine_id = ?", (self.machine_id,)
+        )
+        self._layouts = {k: json.loads(v) for k, v in rows}
+        return self._layouts
+
+    def _decode(self, rows: list[tuple[Any, ...]]) -> list[Record]:
+        layouts = self._layouts
+        if any(r[2] not in layouts for r in rows):
+            layouts = self._load_layouts()
+        return [_row_to_record(r, layouts) for r in rows]
+
     def _load_tracked(self) -> list[str] | None:
         row = self._machine_row()
         return json.loads(row[9]) if row else None
@@ -281,19 +328,19 @@ class SQLiteHistory(History):
         col = self._col(by)
         rows = self._query(
             f"SELECT {_COLS} FROM records WHERE machine_id = ? AND {col} <= ? "
-            f"ORDER BY {col} DESC, id DESC LIMIT 1",
+            f"ORDER BY {col} DESC, rowid DESC LIMIT 1",
             (self.machine_id, at),
         )
-        return _row_to_record(rows[0]) if rows else None
+        return self._decode(rows)[0] if rows else None
 
     def _between(self, start: float | int, end: float | int, by: str) -> list[Record]:
         col = self._col(by)
         rows = self._query(
             f"SELECT {_COLS} FROM records WHERE machine_id = ? AND {col} BETWEEN ? AND ? "
-            "ORDER BY id",
+            "ORDER BY rowid",
             (self.machine_id, start, end),
         )
-        return [_row_to_record(r) for r in rows]
+        return self._decode(rows)
 
     def _changed_between(
         self, state: str, field: str, start: float | int, end: float | int, by: str
@@ -302,24 +349,24 @@ class SQLiteHistory(History):
         rows = self._query(
             f"SELECT 1 FROM records WHERE machine_id = ? AND {col} BETWEEN ? AND ? "
             f"AND instr({field}, ?) > 0 LIMIT 1",
-            (self.machine_id, start, end, _dumps(state)),
+            (self.machine_id, start, end, _names([state])),
         )
         return bool(rows)
 
     def _latest(self, state: str | None, limit: int) -> list[Record]:
         if state is None:
             rows = self._query(
-                f"SELECT {_COLS} FROM records WHERE machine_id = ? ORDER BY id DESC LIMIT ?",
+                f"SELECT {_COLS} FROM records WHERE machine_id = ? ORDER BY rowid DESC LIMIT ?",
                 (self.machine_id, limit),
             )
         else:
-            s = _dumps(state)
+            s = _names([state])
             rows = self._query(
                 f"SELECT {_COLS} FROM records WHERE machine_id = ? AND (instr(activated, ?) > 0 "
-                "OR instr(deactivated, ?) > 0 OR instr(called, ?) > 0) ORDER BY id DESC LIMIT ?",
+                "OR instr(deactivated, ?) > 0 OR instr(called, ?) > 0) ORDER BY rowid DESC LIMIT ?",
                 (self.machine_id, s, s, s, limit),
             )
-        return [_row_to_record(r) for r in rows]
+        return self._decode(rows)
 
     def count(self) -> int:
         """How many records this machine has in the file."""

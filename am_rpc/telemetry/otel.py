@@ -54,9 +54,7 @@ A_ADDED = "am.tx.added"
 A_REMOVED = "am.tx.removed"
 A_RESULT = "am.tx.result"
 A_AUTO = "am.tx.auto"
-A_EMPTY = "am.tx.empty"
 A_QUEUE_TICK = "am.tx.queue_tick"
-A_TIME_BEFORE = "am.tx.time_before"
 A_TIME_AFTER = "am.tx.time_after"
 A_SOURCE_MACHINE = "am.tx.source_machine"
 A_SOURCE_TX = "am.tx.source_tx"
@@ -189,7 +187,7 @@ class OtelTracer(Tracer):
             self.machine_dispose(mid)
 
     def _start_state(self, md: _Mach, state: str, tick: int, tx_id: str) -> None:
-        attrs: dict[str, Any] = {A_MACHINE: md.mach.id, A_STATE: state, A_TICK: tick}
+        attrs: dict[str, Any] = {A_STATE: state, A_TICK: tick}
         if tx_id:
             attrs[A_TX_ID] = tx_id
         md.states[state] = self.tracer.start_span(
@@ -250,8 +248,9 @@ class OtelTracer(Tracer):
             A_TX_TYPE: str(MutationType(mut.type)),
             A_CALLED: list(mut.called),
             A_AUTO: mut.is_auto,
-            A_QUEUE_TICK: mut.queue_tick,
         }
+        if mut.queue_tick:
+            attrs[A_QUEUE_TICK] = mut.queue_tick
         src = mut.source
         if src is not None:
             attrs[A_SOURCE_MACHINE] = src.mach_id
@@ -303,8 +302,7 @@ class OtelTracer(Tracer):
                 A_RESULT: "executed" if accepted else "canceled",
                 A_ADDED: added,
                 A_REMOVED: removed,
-                A_EMPTY: not added and not removed,
-                A_TIME_BEFORE: sum(tb),
+                # machine time (the sum of ticks), as the history's queries use it
                 A_TIME_AFTER: sum(ta),
             }
         )
@@ -373,7 +371,7 @@ class TransitionFilter(SpanProcessor):
         if A_RESULT in a and span.status.status_code != StatusCode.ERROR:
             if self.canceled and a[A_RESULT] == "canceled":
                 return
-            if self.empty and a.get(A_EMPTY) and a[A_RESULT] == "executed":
+            if self.empty and not a.get(A_ADDED) and not a.get(A_REMOVED):
                 return
         self.next.on_end(span)
 
