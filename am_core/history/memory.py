@@ -25,9 +25,14 @@ class MemoryHistory(History):
         self._records.append(rec)
         self._wall.append(rec.wall_time)
         self._mtime.append(rec.machine_time)
-        if self.max_records and len(self._records) > self.max_records:
+        # trimmed in bulk (amortised); queries only see the newest max_records
+        if self.max_records and len(self._records) >= 2 * self.max_records:
             drop = len(self._records) - self.max_records
             del self._records[:drop], self._wall[:drop], self._mtime[:drop]
+
+    def _lo(self) -> int:
+        n = len(self._records)
+        return max(0, n - self.max_records) if self.max_records else 0
 
     def _save_tracking(self, mrec: MachineRecord, tracked: list[str]) -> None:
         pass
@@ -43,18 +48,21 @@ class MemoryHistory(History):
 
     def _last_at(self, at: float | int, by: str) -> Record | None:
         with self._lock:
-            i = bisect_right(self._keys(by), at)
-            return self._records[i - 1] if i else None
+            lo = self._lo()
+            i = bisect_right(self._keys(by), at, lo)
+            return self._records[i - 1] if i > lo else None
 
     def _between(self, start: float | int, end: float | int, by: str) -> list[Record]:
         with self._lock:
-            keys = self._keys(by)
-            return self._records[bisect_left(keys, start) : bisect_right(keys, end)]
+            keys, lo = self._keys(by), self._lo()
+            return self._records[bisect_left(keys, start, lo) : bisect_right(keys, end, lo)]
 
     def _latest(self, state: str | None, limit: int) -> list[Record]:
         out: list[Record] = []
         with self._lock:
-            for rec in reversed(self._records):
+            lo = self._lo()
+            for i in range(len(self._records) - 1, lo - 1, -1):
+                rec = self._records[i]
                 if len(out) >= limit:
                     break
                 if state is None or rec.touches(state):
@@ -62,4 +70,4 @@ class MemoryHistory(History):
         return out
 
     def count(self) -> int:
-        return len(self._records)
+        return len(self._records) - self._lo()
