@@ -60,7 +60,6 @@ def _machine_panels(mid: str, first_id: int, y: int) -> list[dict[str, Any]]:
     }
     y += 1
     hq = f"sum by (le) (rate({n.HANDLER_DURATION}_bucket{{{sel}}}[{rate}]))"
-    tq = f"sum by (le) (rate({n.TRANSITION_DURATION}_bucket{{{sel}}}[{rate}]))"
     panels = [
         row,
         _panel(
@@ -135,7 +134,7 @@ def _machine_panels(mid: str, first_id: int, y: int) -> list[dict[str, Any]]:
         ),
         _panel(
             p + 7,
-            "Handler and transition duration",
+            "Handler duration",
             "timeseries",
             16,
             y + 16,
@@ -143,16 +142,10 @@ def _machine_panels(mid: str, first_id: int, y: int) -> list[dict[str, Any]]:
             [
                 _target(f"histogram_quantile(0.5, {hq})", "handler p50"),
                 _target(f"histogram_quantile(0.95, {hq})", "handler p95"),
-                _target(f"histogram_quantile(0.95, {tq})", "transition p95"),
                 _target(
                     f"rate({n.HANDLER_DURATION}_sum{{{sel}}}[{rate}]) / "
                     f"rate({n.HANDLER_DURATION}_count{{{sel}}}[{rate}])",
                     "handler mean",
-                ),
-                _target(
-                    f"rate({n.TRANSITION_DURATION}_sum{{{sel}}}[{rate}]) / "
-                    f"rate({n.TRANSITION_DURATION}_count{{{sel}}}[{rate}])",
-                    "transition mean",
                 ),
             ],
             "s",

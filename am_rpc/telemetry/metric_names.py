@@ -12,7 +12,6 @@ QUEUE_TICK = "am_queue_tick"
 MACHINE_TICK = "am_machine_tick"
 EXCEPTIONS = "am_exceptions_total"
 HANDLER_DURATION = "am_handler_duration_seconds"
-TRANSITION_DURATION = "am_transition_duration_seconds"
 
 #: the sample names each metric family exposes (histograms: _bucket, _sum, _count)
 SAMPLES: dict[str, tuple[str, ...]] = {
@@ -25,7 +24,6 @@ SAMPLES: dict[str, tuple[str, ...]] = {
     MACHINE_TICK: (MACHINE_TICK,),
     EXCEPTIONS: (EXCEPTIONS,),
     HANDLER_DURATION: tuple(HANDLER_DURATION + s for s in ("_bucket", "_sum", "_count")),
-    TRANSITION_DURATION: tuple(TRANSITION_DURATION + s for s in ("_bucket", "_sum", "_count")),
 }
 
 #: every sample name the exporter can emit

@@ -1,7 +1,9 @@
 """Prometheus metrics for machines, with ``prometheus-client`` (extra ``[prometheus]``).
 
 The tracer only bumps plain integers on the machine's thread; a registry collector turns them
-(and the machine's clocks, read at scrape time) into metric families. Machine and state are
+(and the machine's clocks, read at scrape time) into metric families. Activations need no hook:
+every activation, a multi state's re-activation too, moves a state's tick to a new odd value, so
+the activations since tracking began are the odd ticks passed since then. Machine and state are
 labels; ``max_machines`` / ``max_states`` bound their cardinality: machines beyond the bound are
 counted under ``machine="_other"``, states beyond it under ``state="_other"`` (docs/telemetry.md#prometheus).
 """
@@ -13,7 +15,7 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import (
@@ -89,32 +91,22 @@ class MachineMetrics(Tracer):
         # [type][0 executed, 1 canceled]
         self.transitions = [[0, 0] for _ in range(len(_TYPES) + 1)]
         self.handler_hist = _Hist(buckets)
-        self.tx_hist = _Hist(buckets)
         self.disposed = False
         self._h0 = 0.0
-        self._t0 = 0.0
-        self._names: list[str] = []
-        self._idx: dict[str, int] = {}
-        self.activations: dict[str, int] = {}
-        self._index()
+        # each state's tick when tracking began (states added later: 0)
+        self._tick0 = dict(zip(machine.state_names(), machine.time(), strict=True))
 
     def tracer_id(self) -> str:
         return f"prometheus-{self.machine.id}"
 
-    def _index(self) -> None:
-        self._names = self.machine.state_names()
-        self._idx = {s: i for i, s in enumerate(self._names)}
-        for s in self._names:
-            self.activations.setdefault(s, 0)
-
-    def verify_states(self, machine: Machine) -> None:
-        self._index()
-
-    def schema_change(self, machine: Machine, old_schema: Any) -> None:
-        self._index()
-
-    def transition_start(self, tx: Transition) -> None:
-        self._t0 = perf_counter()
+    def activations(self) -> dict[str, int]:
+        """Activations per state since tracking began, by the clocks."""
+        mach = self.machine
+        t0 = self._tick0
+        return {
+            s: (t + 1) // 2 - (t0.get(s, 0) + 1) // 2
+            for s, t in zip(mach.state_names(), mach.time(), strict=True)
+        }
 
     def handler_start(self, tx: Transition, binding_id: str, handler: str) -> None:
         self._h0 = perf_counter()
@@ -124,21 +116,8 @@ class MachineMetrics(Tracer):
 
     def transition_end(self, tx: Transition) -> None:
         mut = tx.mutation
-        if mut.is_check:
-            return
-        self.tx_hist.observe(perf_counter() - self._t0)
-        if tx.is_accepted:
-            self.transitions[mut.type][0] += 1
-            tb = tx.time_before
-            ta = tx.time_after
-            idx = self._idx
-            act = self.activations
-            for s in tx.target:
-                i = idx[s]
-                if ta[i] != tb[i]:
-                    act[s] += 1
-        else:
-            self.transitions[mut.type][1] += 1
+        if not mut.is_check:
+            self.transitions[mut.type][0 if tx.is_accepted else 1] += 1
 
     def machine_dispose(self, machine_id: str) -> None:
         self.disposed = True
@@ -226,7 +205,7 @@ class PrometheusExporter:
         )
         acts = CounterMetricFamily(
             n.STATE_ACTIVATIONS.removesuffix("_total"),
-            "State activations (multi states count each re-activation).",
+            "State activations since tracking began (a multi state's re-activation counts).",
             labels=[M, S],
         )
         exc = CounterMetricFamily(
@@ -240,28 +219,23 @@ class PrometheusExporter:
         qtick = GaugeMetricFamily(n.QUEUE_TICK, "The machine's queue tick.", labels=[M])
         mtick = GaugeMetricFamily(n.MACHINE_TICK, "The machine tick (imports).", labels=[M])
         hist = HistogramMetricFamily(n.HANDLER_DURATION, "Duration of handler calls.", labels=[M])
-        txh = HistogramMetricFamily(
-            n.TRANSITION_DURATION, "Duration of transitions, handlers included.", labels=[M]
-        )
         # sums over machines sharing a label (the "_other" bucket)
         tx_sum: dict[tuple[str, str, str], int] = {}
         act_sum: dict[tuple[str, str], int] = {}
         exc_sum: dict[str, int] = {}
-        h_sum: dict[str, tuple[_Hist, _Hist]] = {}
+        h_sum: dict[str, _Hist] = {}
         for mm in machines:
             lb = mm.label
             for ti, tname in enumerate(_TYPES):
                 for ri, rname in enumerate(("executed", "canceled")):
                     key = (lb, tname, rname)
                     tx_sum[key] = tx_sum.get(key, 0) + mm.transitions[ti][ri]
-            items = list(mm.activations.items())
-            for i, (s, v) in enumerate(items):
+            acts_of = mm.activations()
+            for i, (s, v) in enumerate(acts_of.items()):
                 key2 = (lb, s if i < mm.max_states else n.OTHER)
                 act_sum[key2] = act_sum.get(key2, 0) + v
-            exc_sum[lb] = exc_sum.get(lb, 0) + mm.activations.get("Exception", 0)
-            hs = h_sum.setdefault(lb, (_Hist(self.buckets), _Hist(self.buckets)))
-            mm.handler_hist.merge_into(hs[0])
-            mm.tx_hist.merge_into(hs[1])
+            exc_sum[lb] = exc_sum.get(lb, 0) + acts_of.get("Exception", 0)
+            mm.handler_hist.merge_into(h_sum.setdefault(lb, _Hist(self.buckets)))
             if lb == n.OTHER:
                 continue  # gauges of folded machines would be meaningless
             mach = mm.machine
@@ -278,10 +252,9 @@ class PrometheusExporter:
             acts.add_metric(list(k2), v)
         for lb, v in exc_sum.items():
             exc.add_metric([lb], v)
-        for lb, (hh, th) in h_sum.items():
+        for lb, hh in h_sum.items():
             hist.add_metric([lb], hh.buckets(), hh.sum)
-            txh.add_metric([lb], th.buckets(), th.sum)
-        yield from (tx, acts, exc, active, tick, qlen, qtick, mtick, hist, txh)
+        yield from (tx, acts, exc, active, tick, qlen, qtick, mtick, hist)
 
 
 _default: PrometheusExporter | None = None
