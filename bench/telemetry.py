@@ -7,7 +7,8 @@ chunk of each is kept. Time is this process's CPU time (all threads: the OTel ba
 the history writer count). Prints µs per transition and the ratio to the bare machine measured
 in the same run. Targets: OTel <= 3x bare, Prometheus <= 1.3x bare.
 
-"otel (SDK floor)" is what the OpenTelemetry SDK itself costs for the spans a toggle transition
+"tracer floor" is a bound tracer doing nothing (one no-op hook): what am_core's traced path
+costs any tracer. "otel (SDK floor)" is what the OpenTelemetry SDK itself costs for the spans a toggle transition
 makes (one transition span, one state span started, one ended), without attributes or our tracer:
 the lower bound of any tracer built on the SDK.
 
@@ -33,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from core import best_rates  # bench/core.py
 
-from am_core import Event, Machine, State
+from am_core import Event, Machine, State, Tracer
 from am_core.history import MemoryHistory, Record, SQLiteHistory
 
 
@@ -90,6 +91,11 @@ def prometheus_attach(mach: Machine) -> None:
     from am_rpc.telemetry.prometheus import PrometheusExporter
 
     PrometheusExporter().track(mach)
+
+
+class _NoOp(Tracer):
+    def transition_end(self, tx: object) -> None:
+        pass
 
 
 def otel_floor(n: int) -> Callable[[], int]:
@@ -174,6 +180,7 @@ def main() -> None:
 
     cases = {
         "bare": toggle(chunk),
+        "tracer floor": toggle(chunk, lambda m: m.tracer_bind(_NoOp())),
         "prometheus": toggle(chunk, prometheus_attach),
         "otel": toggle(chunk, otel_attach),
         "otel (SDK floor)": otel_floor(chunk),
