@@ -6,10 +6,12 @@ Several machines can share one file; each ``SQLiteHistory`` is one machine's vie
 
 from __future__ import annotations
 
+import atexit
 import json
 import queue
 import sqlite3
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +113,19 @@ def _row_to_record(row: tuple[Any, ...], layouts: dict[int, list[str]]) -> Recor
     )
 
 
+_open: weakref.WeakSet[SQLiteHistory] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    """The writer is a daemon thread: commit what is queued before the interpreter exits."""
+    for hist in list(_open):
+        try:
+            hist.close()
+        except Exception:
+            pass
+
+
 class SQLiteHistory(History):
     """One machine's history in a SQLite file; safe to read from another process while written."""
 
@@ -127,6 +142,7 @@ class SQLiteHistory(History):
         # the tracked-state list of this run's records, and every one seen (for decoding)
         self._layout = 0
         self._layouts: dict[int, list[str]] = {}
+        _open.add(self)
 
     # ------------------------------------------------------------------ writing
 

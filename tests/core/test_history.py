@@ -55,7 +55,7 @@ for i in range(50_000):
         mid_wall, mid_mtime = time.time(), sum(m.time())
 m.remove1("C")
 m.add1("Untracked")
-h.close()
+# no close(): what is queued is committed at exit
 print(json.dumps({"t0": t0, "mid_wall": mid_wall, "mid_mtime": mid_mtime, "time": list(m.time()),
                   "queue_tick": m.queue_tick()}))
 """
@@ -172,3 +172,28 @@ def test_errors_name_what_is_wrong(tmp_path: Path) -> None:
     with pytest.raises(HistoryError, match="no history of machine nobody"):
         empty.restore(Machine({"A": State()}, id="nobody"))
     empty.close()
+
+
+def test_machines_share_a_file_and_tracked_sets_change(tmp_path: Path) -> None:
+    db = tmp_path / "shared.db"
+    m1, m2 = _toggle(), Machine({"A": State(), "B": State()}, id="other")
+    h1, h2 = SQLiteHistory(db, "mem1"), SQLiteHistory(db, "other")
+    h1.track(m1, states=["A", "B"])
+    h2.track(m2, states=["B"])
+    m1.add1("A")
+    m2.add1("A")  # untracked there
+    m2.add1("B")
+    assert (h1.count(), h2.count()) == (1, 1)
+    assert h2.last(1)[0].ticks == {"B": 1}
+    h1.close()
+    # the next run tracks other states: older records keep their own tick layout
+    h1 = SQLiteHistory(db, "mem1")
+    m1b = _toggle()
+    h1.restore(m1b)
+    h1.track(m1b, states=["C"])
+    m1b.add1("C")
+    assert [r.ticks for r in h1.last(2)] == [{"C": 1}, {"A": 1, "B": 0}]
+    with pytest.raises(HistoryError, match="state A is not tracked"):
+        h1.last_transitions("A")
+    h1.close()
+    h2.close()
