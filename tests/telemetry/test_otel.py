@@ -56,7 +56,7 @@ def _script(run: _Run) -> tuple[Machine, Machine]:
     class LaneH:
         def DoneState(self, e: Event) -> None:
             # a cross-machine call from a handler, as the demo's lane does
-            pipe.add1("FileDone", {"path": "a.txt"})
+            pipe.ev_add1(e, "FileDone", {"path": "a.txt"})
 
     pipe.handlers_bind(PipeH())
     lane.handlers_bind(LaneH())
@@ -82,8 +82,9 @@ def _tree(run: _Run) -> list[tuple[Any, ...]]:
     out = []
     for s in spans:
         attrs = dict(s.attributes or {})
-        if "am.tx.id" in attrs:
-            attrs["am.tx.id"] = tx_name.get(attrs["am.tx.id"], "?")
+        for key in ("am.tx.id", "am.tx.source_tx"):
+            if key in attrs:
+                attrs[key] = tx_name.get(attrs[key], "?")
         parent = by_id[s.parent.span_id].name if s.parent else None
         links = [by_id[ln.context.span_id].name for ln in s.links]
         out.append((s.name, parent, attrs, links))
@@ -101,6 +102,7 @@ def _tx(
     qt: int,
     auto: bool = False,
     mach: str = "lane-1",
+    source: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "am.machine.id": mach,
@@ -111,6 +113,8 @@ def _tx(
     }
     if qt:
         out["am.tx.queue_tick"] = qt
+    if source:
+        out["am.tx.source_machine"], out["am.tx.source_tx"] = source
     out.update(
         {
             "am.tx.result": result,
@@ -216,7 +220,18 @@ def test_span_tree_of_the_pipeline_run() -> None:
         (
             "tx:[add] FileDone",
             P,
-            _tx(["FileDone"], "add", "canceled", [], [], 1, 3, 3, mach="pipeline"),
+            _tx(
+                ["FileDone"],
+                "add",
+                "canceled",
+                [],
+                [],
+                1,
+                3,
+                3,
+                mach="pipeline",
+                source=("lane-1", "tx:[add] Done"),
+            ),
             ["tx:[add] Done"],
         ),
         (
