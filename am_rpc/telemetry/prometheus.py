@@ -139,7 +139,8 @@ class MetricsServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.server.server_name}:{self.port}/metrics"
+        host = self.server.server_address[0]
+        return f"http://{host}:{self.port}/metrics"
 
     def close(self) -> None:
         self.server.shutdown()
