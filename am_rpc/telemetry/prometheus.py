@@ -139,7 +139,7 @@ class MetricsServer:
 
     @property
     def url(self) -> str:
-        host = self.server.server_address[0]
+        host = str(self.server.server_address[0])
         return f"http://{host}:{self.port}/metrics"
 
     def close(self) -> None:
