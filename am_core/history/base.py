@@ -48,6 +48,7 @@ class History:
         self._lock = threading.Lock()
         self._mrec: MachineRecord | None = None
         self._tracked: list[str] | None = None
+        self._tracers: list[HistoryTracer] = []
 
     # ------------------------------------------------------------------ recording
 
@@ -57,20 +58,31 @@ class History:
         states: list[str] | None = None,
         store_transitions: bool = True,
         track_rejected: bool = False,
+        restore: bool = False,
     ) -> HistoryTracer:
-        """Bind a tracer recording ``states`` (default: all) of ``machine``; returns the tracer."""
+        """Bind a tracer recording ``states`` (default: all) of ``machine``; returns the tracer.
+
+        ``restore=True`` first imports the stored machine record (see ``restore``), with the
+        tracer already bound, so the ``MachineRestored`` transition is recorded too.
+        """
         if machine.id != self.machine_id:
             raise HistoryError(f"history is for machine {self.machine_id}, not {machine.id}")
         tracer = HistoryTracer(self, machine, states, store_transitions, track_rejected)
         now = time.time()
         with self._lock:
             prev = self._load_machine_record()
+            if restore and prev is None:
+                raise HistoryError(f"no history of machine {self.machine_id}")
+            src = prev if restore else None
+            if src is not None:
+                # import_ applies this order; the tracer must know it before the import runs
+                tracer._index(list(src.state_names))
             self._mrec = MachineRecord(
                 machine_id=machine.id,
-                state_names=machine.state_names(),
-                time=list(machine.time()),
-                queue_tick=machine.queue_tick(),
-                machine_tick=machine.machine_tick(),
+                state_names=list(src.state_names) if src else machine.state_names(),
+                time=list(src.time) if src else list(machine.time()),
+                queue_tick=src.queue_tick if src else machine.queue_tick(),
+                machine_tick=src.machine_tick + 1 if src else machine.machine_tick(),
                 first_tracking=prev.first_tracking if prev else now,
                 last_tracking=now,
                 last_sync=prev.last_sync if prev else now,
@@ -79,6 +91,9 @@ class History:
             self._tracked = tracer.tracked
             self._save_tracking(self._mrec, self._tracked)
         machine.tracer_bind(tracer)
+        self._tracers.append(tracer)
+        if src is not None:
+            self._import(machine, src)
         return tracer
 
     def _append(self, rec: Record, mach_time: list[int], queue_tick: int) -> None:
@@ -216,12 +231,24 @@ class History:
 
     def restore(self, machine: Machine) -> MachineRecord:
         """``import_`` the last record into ``machine``: its clocks continue from there and, when
-        its schema has ``MachineRestored``, that state is added (as ``Machine.import_`` does)."""
-        from ..machine import Serialized
-
+        its schema has ``MachineRestored``, that state is added (as ``Machine.import_`` does).
+        Restore before ``track``, or use ``track(..., restore=True)``: tracking a machine makes it
+        the last record."""
         mrec = self.machine_record()
         if mrec is None:
             raise HistoryError(f"no history of machine {self.machine_id}")
+        # import_ may reorder the states and runs no tracer hook for it: this history's tracers
+        # on the machine learn the new order first (MachineRestored is recorded with it)
+        for t in self._tracers:
+            if t.machine is machine:
+                t._index(list(mrec.state_names))
+        self._import(machine, mrec)
+        return mrec
+
+    @staticmethod
+    def _import(machine: Machine, mrec: MachineRecord) -> None:
+        from ..machine import Serialized
+
         machine.import_(
             Serialized(
                 id=mrec.machine_id,
@@ -231,4 +258,3 @@ class History:
                 machine_tick=mrec.machine_tick,
             )
         )
-        return mrec

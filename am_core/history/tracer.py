@@ -48,8 +48,9 @@ class HistoryTracer(Tracer):
     def tracked(self) -> list[str]:
         return [n for n, _ in self._tracked]
 
-    def _index(self) -> None:
-        names = self.machine.state_names()
+    def _index(self, names: list[str] | None = None) -> None:
+        if names is None:
+            names = self.machine.state_names()
         wanted = names if self._requested is None else self._requested
         missing = [s for s in wanted if s not in names]
         if missing:

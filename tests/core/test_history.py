@@ -197,3 +197,27 @@ def test_machines_share_a_file_and_tracked_sets_change(tmp_path: Path) -> None:
         h1.last_transitions("A")
     h1.close()
     h2.close()
+
+
+def test_restore_into_a_tracked_machine_with_another_state_order(tmp_path: Path) -> None:
+    schema = {"A": State(), "B": State(), "MachineRestored": State()}
+    db = tmp_path / "order.db"
+    m = Machine(schema, id="ord")
+    m.verify_states(["B", "A", "MachineRestored", "Exception"])
+    h = SQLiteHistory(db, "ord")
+    h.track(m, states=["A", "B", "MachineRestored"])
+    m.add1("A")
+    m.add1("A")  # no change, but A was called: recorded
+    m.add(["B"])
+    h.close()
+    m2 = Machine(schema, id="ord")  # default order: A, B, ...
+    h2 = SQLiteHistory(db, "ord")
+    h2.track(m2, states=["A", "B", "MachineRestored"], restore=True)
+    assert m2.state_names()[:2] == ["B", "A"]
+    assert m2.machine_tick() == 1
+    last = h2.last(1)[0]
+    assert last.called == ["MachineRestored"] and last.id == 4
+    assert last.ticks == {"A": 1, "B": 1, "MachineRestored": 1}
+    m2.remove1("A")
+    assert h2.last(1)[0].ticks == {"A": 2, "B": 1, "MachineRestored": 1}
+    h2.close()
