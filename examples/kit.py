@@ -54,7 +54,8 @@ class Example:
         return bool(self.tracers)
 
     def track(self, mach: Any, level: int = LogLevel.OPS, args: tuple[str, ...] = ()) -> Any:
-        """Log ``mach`` at ``level`` (printed with ``-v``); stream it when ``AM_DBG_ADDR`` is set.
+        """Log ``mach`` at ``level`` (printed with ``-v``); stream it when ``AM_DBG_ADDR`` is set,
+        trace it over OTLP when ``AM_OTEL_TRACE=1``.
 
         ``args`` names the mutation arguments shown in log lines and in am-dbg (besides the
         default ``name id port addr err path url uri``).
@@ -70,6 +71,11 @@ class Example:
         tracer = connect_env(mach)
         if tracer is not None:
             self.tracers.append(tracer)
+        if os.environ.get("AM_OTEL_TRACE") == "1":
+            # OpenTelemetry over OTLP/HTTP (extra [otel]; docs/telemetry.md)
+            from am_rpc.telemetry.otel import trace_env
+
+            trace_env(mach)
         self.machines.append(mach)
         return mach
 

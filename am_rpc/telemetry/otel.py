@@ -1,0 +1,450 @@
+"""OpenTelemetry traces and logs for machines, with ``opentelemetry-sdk`` (extra ``[otel]``).
+
+The span tree (docs/telemetry.md#opentelemetry):
+
+- ``mach:<id>``: one long-lived span per machine, ended when the machine is disposed (or at
+  ``OtelTracer.shutdown``); a child machine's span is a child of its parent machine's span;
+- ``state:<Name>``: one span per activation of a state, a child of the machine span, ended by the
+  transition that deactivates it (a multi state's re-activation ends one span and starts another);
+- ``tx:[add] A B``: one span per transition, a child of the machine span, with called / added /
+  removed states, the result and the source machine as attributes, and a link to the transition
+  that queued its mutation (also across machines in one thread).
+
+Handler errors, transition steps and the machine's log lines are OTel log records carrying the
+trace context of their transition (the span-event API is being deprecated). ``TransitionFilter``
+is a span processor dropping canceled and empty transitions before export.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry._logs import Logger, LoggerProvider, SeverityNumber, get_logger_provider
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import Link, SpanContext, Status, StatusCode
+from opentelemetry.trace import Span as TSpan
+
+from am_core import ARG_EXCEPTION, LogLevel, MutationType, Tracer
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from am_core import Machine, Mutation, Transition
+
+SCOPE = "asyncmachine"
+
+# attribute names
+A_MACHINE = "am.machine.id"
+A_PARENT = "am.machine.parent_id"
+A_TAGS = "am.machine.tags"
+A_STATE = "am.state"
+A_TICK = "am.state.tick"
+A_TX_ID = "am.tx.id"
+A_TX_TYPE = "am.tx.type"
+A_CALLED = "am.tx.called"
+A_ADDED = "am.tx.added"
+A_REMOVED = "am.tx.removed"
+A_RESULT = "am.tx.result"
+A_AUTO = "am.tx.auto"
+A_QUEUE_TICK = "am.tx.queue_tick"
+A_TIME_AFTER = "am.tx.time_after"
+A_SOURCE_MACHINE = "am.tx.source_machine"
+A_SOURCE_TX = "am.tx.source_tx"
+A_STEP_TYPE = "am.step.type"
+A_LOG_LEVEL = "am.log.level"
+
+# log record event names
+EV_EXCEPTION = "am.exception"
+EV_STEP = "am.step"
+
+_SEVERITY = {
+    LogLevel.EXTERNAL: SeverityNumber.INFO,
+    LogLevel.CHANGES: SeverityNumber.INFO,
+    LogLevel.OPS: SeverityNumber.DEBUG,
+    LogLevel.DECISIONS: SeverityNumber.DEBUG2,
+    LogLevel.EVERYTHING: SeverityNumber.TRACE,
+}
+_QUEUED_MAX = 10_000
+
+
+class _Mach:
+    """Per-machine spans."""
+
+    __slots__ = ("ctx", "idx", "mach", "names", "span", "states")
+
+    def __init__(self, mach: Machine, span: TSpan) -> None:
+        self.mach = mach
+        self.span = span
+        self.ctx = trace.set_span_in_context(span)
+        self.states: dict[str, TSpan] = {}
+        self.names: list[str] = []
+        self.idx: dict[str, int] = {}
+        self.reindex()
+
+    def reindex(self) -> None:
+        self.names = self.mach.state_names()
+        self.idx = {s: i for i, s in enumerate(self.names)}
+
+
+class OtelTracer(Tracer):
+    """Traces every machine it is bound to (``trace(mach)``); submachines are traced too."""
+
+    def __init__(
+        self,
+        tracer_provider: TracerProvider | None = None,
+        logger_provider: LoggerProvider | None = None,
+        parent: Context | None = None,
+        steps: bool = True,
+        log_lines: bool = True,
+    ) -> None:
+        tp = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
+        lp = logger_provider if logger_provider is not None else get_logger_provider()
+        self.tracer = tp.get_tracer(SCOPE)
+        self.logger: Logger = lp.get_logger(SCOPE)
+        self.parent = parent
+        self.steps = steps
+        self.log_lines = log_lines
+        self._lock = threading.RLock()
+        self._machs: dict[str, _Mach] = {}
+        self._local = threading.local()
+        # id(mutation) -> (mutation, context of the transition that queued it)
+        self._queued: dict[int, tuple[Mutation, SpanContext]] = {}
+
+    def tracer_id(self) -> str:
+        return "otel"
+
+    def inheritable(self) -> bool:
+        return True
+
+    # ------------------------------------------------------------------ machines
+
+    def trace(self, mach: Machine) -> OtelTracer:
+        """Start the machine's span and bind; returns self."""
+        if self._start_machine(mach):
+            mach.tracer_bind(self)
+        return self
+
+    def _start_machine(self, mach: Machine) -> bool:
+        with self._lock:
+            if mach.id in self._machs:
+                return False
+            parent = self._machs.get(mach.parent_id or "")
+            ctx = parent.ctx if parent is not None else self.parent
+            attrs: dict[str, Any] = {A_MACHINE: mach.id}
+            if mach.parent_id:
+                attrs[A_PARENT] = mach.parent_id
+            if mach.tags:
+                attrs[A_TAGS] = list(mach.tags)
+            span = self.tracer.start_span(f"mach:{mach.id}", context=ctx, attributes=attrs)
+            md = self._machs[mach.id] = _Mach(mach, span)
+        # states active when tracing starts get their span now
+        t = mach.time()
+        for i, s in enumerate(md.names):
+            if t[i] % 2:
+                self._start_state(md, s, t[i], "")
+        if self.log_lines:
+            self.bridge_logs(mach)
+        return True
+
+    def machine_init(self, machine: Machine) -> None:
+        self._start_machine(machine)
+        return None
+
+    def new_submachine(self, parent: Machine, machine: Machine) -> None:
+        self.trace(machine)
+
+    def verify_states(self, machine: Machine) -> None:
+        md = self._machs.get(machine.id)
+        if md is not None:
+            md.reindex()
+
+    def schema_change(self, machine: Machine, old_schema: Any) -> None:
+        self.verify_states(machine)
+
+    def machine_dispose(self, machine_id: str) -> None:
+        with self._lock:
+            md = self._machs.pop(machine_id, None)
+        if md is None:
+            return
+        for sp in md.states.values():
+            sp.end()
+        md.states.clear()
+        md.span.end()
+
+    def shutdown(self) -> None:
+        """End every open span (machines still running)."""
+        with self._lock:
+            ids = list(self._machs)
+        for mid in reversed(ids):  # children first
+            self.machine_dispose(mid)
+
+    def _start_state(self, md: _Mach, state: str, tick: int, tx_id: str) -> None:
+        attrs: dict[str, Any] = {A_STATE: state, A_TICK: tick}
+        if tx_id:
+            attrs[A_TX_ID] = tx_id
+        md.states[state] = self.tracer.start_span(
+            f"state:{state}", context=md.ctx, attributes=attrs
+        )
+
+    # ------------------------------------------------------------------ transitions
+
+    def _stack(self) -> list[tuple[Transition, TSpan]]:
+        st: list[tuple[Transition, TSpan]] | None = getattr(self._local, "stack", None)
+        if st is None:
+            st = self._local.stack = []
+        return st
+
+    def mutation_queued(self, machine: Machine, mutation: Mutation) -> None:
+        st = self._stack()
+        if not st or mutation.is_check:
+            return
+        span = st[-1][1]
+        q = self._queued
+        if len(q) >= _QUEUED_MAX:
+            q.pop(next(iter(q)))
+        q[id(mutation)] = (mutation, span.get_span_context())
+        # a handler of the running transition raised: report it there
+        if "Exception" in mutation.called and self._report_error(machine, mutation, span):
+            span.set_status(Status(StatusCode.ERROR, "handler error"))
+
+    def _report_error(self, machine: Machine, mutation: Mutation, span: TSpan) -> bool:
+        exc = mutation.args.get(ARG_EXCEPTION)
+        err = getattr(exc, "err", None)
+        if not isinstance(err, BaseException):
+            return False
+        self.logger.emit(
+            timestamp=time.time_ns(),
+            context=trace.set_span_in_context(span),
+            severity_number=SeverityNumber.ERROR,
+            body=f"{type(err).__name__}: {err}",
+            attributes={A_MACHINE: machine.id},
+            event_name=EV_EXCEPTION,
+            exception=err,
+        )
+        return True
+
+    def transition_start(self, tx: Transition) -> None:
+        mut = tx.mutation
+        if mut.is_check:
+            return
+        md = self._machs.get(tx.machine.id)
+        if md is None:
+            return
+        links: list[Link] = []
+        queued = self._queued.pop(id(mut), None)
+        if queued is not None and queued[0] is mut:
+            links.append(Link(queued[1]))
+        attrs: dict[str, Any] = {
+            A_MACHINE: md.mach.id,
+            A_TX_ID: tx.id,
+            A_TX_TYPE: str(MutationType(mut.type)),
+            A_CALLED: list(mut.called),
+            A_AUTO: mut.is_auto,
+        }
+        if mut.queue_tick:
+            attrs[A_QUEUE_TICK] = mut.queue_tick
+        src = mut.source
+        if src is not None:
+            attrs[A_SOURCE_MACHINE] = src.mach_id
+            attrs[A_SOURCE_TX] = src.tx_id
+        span = self.tracer.start_span(
+            f"tx:{mut.string()}", context=md.ctx, attributes=attrs, links=links
+        )
+        self._stack().append((tx, span))
+        if queued is None and "Exception" in mut.called:
+            # add_err outside of a handler: reported on its own transition
+            self._report_error(md.mach, mut, span)
+
+    def transition_end(self, tx: Transition) -> None:
+        mut = tx.mutation
+        if mut.is_check:
+            return
+        st = self._stack()
+        if not st or st[-1][0] is not tx:
+            return
+        _, span = st.pop()
+        md = self._machs.get(tx.machine.id)
+        tb = tx.time_before
+        ta = tx.time_after
+        added: list[str] = []
+        removed: list[str] = []
+        if md is not None:
+            # by the clocks: a final handler that raised leaves its states applied, though
+            # the transition is not accepted
+            idx = md.idx
+            touched = [i for i in map(idx.get, {*tx.before, *tx.target}) if i is not None]
+            for i in sorted(touched):
+                if ta[i] == tb[i]:
+                    continue
+                s = md.names[i]
+                was, now = tb[i] % 2, ta[i] % 2
+                if was:
+                    old = md.states.pop(s, None)
+                    if old is not None:
+                        old.end()
+                if now:
+                    # activated, or a multi state re-activated
+                    added.append(s)
+                    self._start_state(md, s, ta[i], tx.id)
+                elif was:
+                    removed.append(s)
+        accepted = tx.is_accepted
+        span.set_attributes(
+            {
+                A_RESULT: "executed" if accepted else "canceled",
+                A_ADDED: added,
+                A_REMOVED: removed,
+                # machine time (the sum of ticks), as the history's queries use it
+                A_TIME_AFTER: sum(ta),
+            }
+        )
+        if self.steps and tx.steps:
+            ctx = trace.set_span_in_context(span)
+            names = md.names if md is not None else []
+            for step in tx.steps:
+                self.logger.emit(
+                    timestamp=time.time_ns(),
+                    context=ctx,
+                    severity_number=SeverityNumber.DEBUG,
+                    body=step.string_from_index(names),
+                    attributes={A_MACHINE: tx.machine.id, A_STEP_TYPE: str(step.type)},
+                    event_name=EV_STEP,
+                )
+        if "Exception" in added:
+            span.set_status(Status(StatusCode.ERROR, "Exception"))
+        span.end()
+
+    # ------------------------------------------------------------------ logs
+
+    def bridge_logs(self, mach: Machine) -> None:
+        """Forward the machine's log lines to OTel; the previous sink keeps getting them.
+
+        Tracing a machine does this; call it again after replacing the sink with ``set_logger``.
+        """
+        slog = mach.semlogger()
+        prev = slog.logger()
+        logger = self.logger
+        mid = mach.id
+        machs = self._machs
+
+        def sink(level: LogLevel, msg: str) -> None:
+            prev(level, msg)
+            st = getattr(self._local, "stack", None)
+            if st:
+                ctx: Context | None = trace.set_span_in_context(st[-1][1])
+            else:
+                md = machs.get(mid)
+                ctx = md.ctx if md is not None else otel_context.get_current()
+            logger.emit(
+                timestamp=time.time_ns(),
+                context=ctx,
+                severity_number=_SEVERITY.get(level, SeverityNumber.INFO),
+                body=msg,
+                attributes={A_MACHINE: mid, A_LOG_LEVEL: str(LogLevel(level))},
+            )
+
+        slog.set_logger(sink)
+
+
+class TransitionFilter(SpanProcessor):
+    """Forwards spans to ``next`` except canceled and/or empty transitions (no state changed);
+    a transition whose handler raised is always kept."""
+
+    def __init__(self, next: SpanProcessor, canceled: bool = True, empty: bool = True) -> None:
+        self.next = next
+        self.canceled = canceled
+        self.empty = empty
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self.next.on_start(span, parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        a = span.attributes or {}
+        if A_RESULT in a and span.status.status_code != StatusCode.ERROR:
+            if self.canceled and a[A_RESULT] == "canceled":
+                return
+            if self.empty and not a.get(A_ADDED) and not a.get(A_REMOVED):
+                return
+        self.next.on_end(span)
+
+    def shutdown(self) -> None:
+        self.next.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.next.force_flush(timeout_millis)
+
+
+# ---------------------------------------------------------------------- one call / env
+
+_default: OtelTracer | None = None
+_default_lock = threading.Lock()
+
+
+def _otlp_providers() -> tuple[TracerProvider, LoggerProvider]:
+    """Providers exporting over OTLP/HTTP; the exporters and the resource honour ``OTEL_*``."""
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk._logs import LoggerProvider as SdkLoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    attrs = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": SCOPE}
+    resource = Resource.create(attrs)
+    tp = SdkTracerProvider(resource=resource)
+    tp.add_span_processor(TransitionFilter(BatchSpanProcessor(OTLPSpanExporter())))
+    lp = SdkLoggerProvider(resource=resource)
+    lp.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter()))
+    return tp, lp
+
+
+def trace_machine(
+    mach: Machine,
+    tracer_provider: TracerProvider | None = None,
+    logger_provider: LoggerProvider | None = None,
+) -> OtelTracer:
+    """One call: trace ``mach`` (and its submachines). Without providers, a process-wide tracer
+    exporting over OTLP/HTTP is made once (``OTEL_EXPORTER_OTLP_ENDPOINT`` etc. apply) and is
+    flushed at exit."""
+    global _default
+    if tracer_provider is not None or logger_provider is not None:
+        return OtelTracer(tracer_provider, logger_provider).trace(mach)
+    with _default_lock:
+        if _default is None:
+            tp, lp = _otlp_providers()
+            _default = OtelTracer(tp, lp)
+
+            def _flush(t: OtelTracer = _default) -> None:
+                t.shutdown()
+                tp.shutdown()
+                lp.shutdown()  # type: ignore[attr-defined]
+
+            atexit.register(_flush)
+    return _default.trace(mach)
+
+
+def trace_env(mach: Machine, env: dict[str, str] | None = None) -> OtelTracer | None:
+    """``trace_machine(mach)`` when ``AM_OTEL_TRACE=1``; otherwise nothing."""
+    env = dict(os.environ) if env is None else env
+    if env.get("AM_OTEL_TRACE", "") != "1":
+        return None
+    return trace_machine(mach)
+
+
+__all__: Sequence[str] = (
+    "EV_EXCEPTION",
+    "EV_STEP",
+    "OtelTracer",
+    "TransitionFilter",
+    "trace_env",
+    "trace_machine",
+)
