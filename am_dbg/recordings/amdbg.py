@@ -429,19 +429,33 @@ def _scan(data: memoryview, start: int) -> int:
 
 
 def _inflate(body: memoryview) -> bytes:
-    """zlib-decompress one chunk payload, refusing more than `MAX_INFLATED` bytes of output."""
+    """zlib-decompress one chunk payload, refusing more than `MAX_INFLATED` bytes of output.
+
+    Inflated a MiB at a time, so refusing a bomb holds at most the limit, never a copy of it.
+    """
     d = zlib.decompressobj()
+    parts: list[bytes] = []
+    size = 0
+    data: memoryview | bytes = body
     try:
-        out = d.decompress(body, MAX_INFLATED + 1)
+        while data and size <= MAX_INFLATED:
+            part = d.decompress(data, 2**20)
+            parts.append(part)
+            size += len(part)
+            data = d.unconsumed_tail
+        if size <= MAX_INFLATED and not d.eof:
+            part = d.decompress(b"", MAX_INFLATED + 1 - size)
+            parts.append(part)
+            size += len(part)
     except zlib.error as err:
         raise _ChunkDamageError(f"not zlib data: {err}") from None
-    if len(out) > MAX_INFLATED:
+    if size > MAX_INFLATED:
         raise _ChunkDamageError(
             f"inflates to more than {MAX_INFLATED // 2**20} MiB, the limit per chunk; refused"
         )
     if not d.eof:
         raise _ChunkDamageError("zlib data ends early")
-    return out
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _records(payload: bytes) -> list[Any]:
