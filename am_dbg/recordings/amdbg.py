@@ -38,7 +38,14 @@ from am_dbg import __version__
 from am_dbg.model.derive import check_tx, unpack_tx
 from am_dbg.model.packed import PackedTxs
 from am_dbg.model.wire import decode_one
-from am_dbg.recordings.depth import MAX_DEPTH, TooDeepError, object_too_deep, too_deep, value_end
+from am_dbg.recordings.depth import (
+    CONTAINER_BYTES,
+    MAX_DEPTH,
+    TooDeepError,
+    object_too_deep,
+    too_deep,
+    value_end,
+)
 from am_dbg.recordings.errors import RecordingError
 from am_rpc.dbg.protocol import MessageError, SchemaMsg, TxMsg
 
@@ -240,7 +247,8 @@ class _Replay:
             if kind == TX:
                 if type(body) is not bytes:
                     raise MessageError("tx record: body is not bytes")
-                if too_deep(body):
+                # the C count clears nearly every record; only the rest is walked (depth.py)
+                if body.translate(CONTAINER_BYTES).count(1) > MAX_DEPTH and too_deep(body):
                     raise MessageError(f"tx record: nested deeper than {MAX_DEPTH} levels")
                 self._tx(conn, body, t)
             elif object_too_deep(body, MAX_DEPTH):

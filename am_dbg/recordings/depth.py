@@ -10,13 +10,21 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-__all__ = ["MAX_DEPTH", "TooDeepError", "object_too_deep", "too_deep", "value_end"]
+__all__ = [
+    "CONTAINER_BYTES",
+    "MAX_DEPTH",
+    "TooDeepError",
+    "object_too_deep",
+    "too_deep",
+    "value_end",
+]
 
 MAX_DEPTH = 64
 """Deepest nesting a reader accepts in one record (a tx map is 3 deep: map, steps, step)."""
 
 _CONTAINER = frozenset((*range(0x80, 0xA0), 0xDC, 0xDD, 0xDE, 0xDF))
-_COUNT_TABLE = bytes(1 if b in _CONTAINER else 0 for b in range(256))
+CONTAINER_BYTES = bytes(1 if b in _CONTAINER else 0 for b in range(256))
+"""`raw.translate(CONTAINER_BYTES).count(1)`: how many bytes of `raw` could open a container."""
 
 # fixed sizes (type byte included) of the scalar types past the fix ranges
 _FIXED = {
@@ -118,7 +126,7 @@ def too_deep(raw: bytes, limit: int = MAX_DEPTH) -> bool:
     Nesting `limit` deep takes at least `limit` container headers, so a value with fewer bytes
     that could be one is shallow: counted in C, and only the rest is walked.
     """
-    if raw.translate(_COUNT_TABLE).count(1) <= limit:
+    if raw.translate(CONTAINER_BYTES).count(1) <= limit:
         return False
     try:
         value_end(raw, 0, limit)
