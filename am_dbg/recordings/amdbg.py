@@ -423,17 +423,38 @@ def _scan(data: memoryview, start: int) -> int:
     """The offset of the next chunk at or after `start` whose checksum holds, or -1.
 
     Candidates are found by the zlib header every payload starts with (0x78, then a byte that
-    makes the pair a multiple of 31), so the checksums computed are few.
+    makes the pair a multiple of 31), a length no readable chunk exceeds (what deflate makes of
+    `MAX_INFLATED` bytes) and a first block zlib can start on; only those get a checksum.
     """
     raw = data.obj if isinstance(data.obj, bytes) else bytes(data)
+    size = len(raw)
     q = start + CHUNK_HEAD.size
     while True:
         q = raw.find(b"\x78", q)
-        if q < 0 or q + 1 >= len(raw):
+        if q < 0 or q + 1 >= size:
             return -1
-        if (0x7800 | raw[q + 1]) % 31 == 0 and isinstance(_frame(data, q - CHUNK_HEAD.size), int):
-            return q - CHUNK_HEAD.size
+        p = q - CHUNK_HEAD.size
+        if (0x7800 | raw[q + 1]) % 31 == 0:
+            length = CHUNK_HEAD.unpack_from(raw, p)[0]
+            if (
+                length <= _SCAN_MAX
+                and q + length <= size
+                and _starts_inflating(data[q : q + 64])
+                and isinstance(_frame(data, p), int)
+            ):
+                return p
         q += 1
+
+
+_SCAN_MAX = MAX_INFLATED + MAX_INFLATED // 1000 + 64  # deflate's worst-case growth, rounded up
+
+
+def _starts_inflating(head: memoryview) -> bool:
+    try:
+        zlib.decompressobj().decompress(head)
+    except zlib.error:
+        return False
+    return True
 
 
 def _inflate(body: memoryview) -> bytes:
