@@ -47,7 +47,7 @@ from am_dbg.recordings.depth import (
     value_end,
 )
 from am_dbg.recordings.errors import RecordingError
-from am_rpc.dbg.protocol import MessageError, SchemaMsg, TxMsg
+from am_rpc.dbg.protocol import MessageError, SchemaMsg, StateDef, TxMsg
 
 __all__ = [
     "FORMAT",
@@ -211,6 +211,7 @@ class _Mach:
     conn_id: str
     txs: PackedTxs = field(default_factory=PackedTxs)
     connected: bool = True
+    stand_in: bool = False  # its schema was lost: placeholder state names (`_Replay._stand_in`)
 
 
 @dataclass(slots=True)
@@ -270,6 +271,9 @@ class _Replay:
 
     def _schema(self, schema: SchemaMsg, conn: str) -> None:
         old = self.machs.get(schema.id)
+        if old is not None and old.stand_in and len(old.schema.states) == len(schema.states):
+            old.schema, old.conn_id, old.connected, old.stand_in = schema, conn, True, False
+            return
         if old is not None and (
             old.conn_id == conn or (old.schema.token and old.schema.token == schema.token)
         ):
@@ -291,6 +295,8 @@ class _Replay:
             d = unpack_tx(raw)
             mid, queued = d.get("m"), d.get("qd") is True
         m = self.machs.get(mid)
+        if m is None and type(mid) is str:
+            m = self._stand_in(mid, conn, tx.c if tx is not None else (d or {}).get("c"))
         if m is None or m.conn_id != conn:
             self.skipped += 1
             return
@@ -298,6 +304,18 @@ class _Replay:
             check_tx(d)
         m.txs.append_checked(raw, queued, t)
         self.txs += 1
+
+    def _stand_in(self, mid: str, conn: str, clocks: Any) -> _Mach | None:
+        """A machine whose SCHEMA record was lost (in a damaged chunk): its transitions are kept
+        under placeholder state names `?0`, `?1`... (as many as its clocks), until a schema of
+        as many states arrives."""
+        if type(clocks) is not list or not 0 < len(clocks) <= 65_535:
+            return None
+        names = tuple(f"?{i}" for i in range(len(clocks)))
+        schema = SchemaMsg(id=mid, states_index=names, states={n: StateDef() for n in names})
+        m = _Mach(schema, conn, stand_in=True)
+        self.machs[mid] = m
+        return m
 
 
 def read_amdbg(path: str | PathLike[str], data: bytes | None = None) -> AmdbgRead:
@@ -383,6 +401,13 @@ def read_amdbg(path: str | PathLike[str], data: bytes | None = None) -> AmdbgRea
             f"recording {name!r}: {replay.bad:,} malformed records skipped "
             f"(first: {replay.first_bad})"
         )
+    for m in replay.machs.values():
+        if m.stand_in:
+            warnings.append(
+                f"recording {name!r}: machine {m.schema.id!r} has no schema in the file (lost in "
+                f"a damaged chunk?): its {len(m.txs):,} transitions are kept under placeholder "
+                f"state names ?0..?{len(m.schema.states_index) - 1}"
+            )
     if replay.skipped:
         warnings.append(
             f"recording {name!r}: {replay.skipped:,} transitions of unknown machines skipped"
@@ -556,9 +581,11 @@ def _lost(body: memoryview) -> str:
             end = value_end(payload, pos, limit=len(payload))
         except TooDeepError:
             break
-        # a record is [kind, time_ns, conn_id, body]: its kind is the byte after the header
-        if payload[pos] == 0x94 and payload[pos + 1] == TX:
-            txs += 1
+        # a record is [kind, time_ns, conn_id, body]: its kind is the byte after the header;
+        # anything else means the damage shifted what follows: stop counting there
+        if payload[pos] != 0x94 or payload[pos + 1] > META:
+            break
+        txs += payload[pos + 1] == TX
         seen += 1
         pos = end
     if seen == n:

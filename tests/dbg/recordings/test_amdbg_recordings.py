@@ -358,15 +358,33 @@ def test_damage_at_random_offsets_keeps_every_intact_chunk(
     assert numbers == sorted(set(numbers)) and all(0 <= n < 120 for n in numbers)  # none made up
     # chunk 1 is the META record, chunk 2 the schema and m-0..m-2, chunk k+2 m-3k..m-3k+2
     intact = {3 * (i - 1) + j for i in range(1, len(spans)) if i not in hit for j in range(3)}
-    if 1 not in hit:
-        assert intact <= set(numbers), sorted(intact - set(numbers))
-    else:  # without the schema no transition has a machine: each is counted, none is kept
-        assert ids == []
-        skipped = intact - {0, 1, 2}
-        if skipped:
-            assert any("transitions of unknown machines skipped" in w for w in got.warnings)
+    assert intact <= set(numbers), sorted(intact - set(numbers))
+    if 1 in hit and numbers:  # the schema was lost: the transitions stand in placeholder names
+        assert got.machines[0][0].states_index == ("?0", "?1", "?2", "?3")
+        assert any("placeholder state names ?0..?3" in w for w in got.warnings)
     if hit:
         assert any("damaged" in w or "truncated" in w for w in got.warnings), got.warnings
+
+
+def test_transitions_whose_schema_was_lost_stand_in_placeholder_names(tmp_path: Path) -> None:
+    full = tmp_path / "full.amdbg"
+    _many_chunks(full)
+    ends = _chunk_ends(full)
+    data = bytearray(full.read_bytes())
+    data[(ends[0] + ends[1]) // 2] ^= 0x55  # chunk 2: the SCHEMA record and m-0..m-2
+    bad = tmp_path / "noschema.amdbg"
+    bad.write_bytes(bytes(data))
+    got = load(bad)
+    (sch, txs), *_ = got.machines
+    assert sch.id == "m" and sch.states_index == ("?0", "?1", "?2", "?3")
+    assert [t.id for t in txs] == [f"m-{i}" for i in range(3, 120)]
+    assert got.warnings[1] == (
+        f"recording {str(bad)!r}: machine 'm' has no schema in the file (lost in a damaged "
+        "chunk?): its 117 transitions are kept under placeholder state names ?0..?3"
+    )
+    s = Session()
+    s.load(got.machines)
+    assert len(s.machines["m"]) == 117
 
 
 def _chunk(records: list[bytes]) -> bytes:
