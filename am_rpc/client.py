@@ -8,7 +8,10 @@ responses (before the caller sees the result, even after the caller timed out): 
 Faults (spec §7.4, §8): calls time out for real and are retried (at-least-once) across reconnects;
 a call made while not ``Ready`` returns ``CANCELED`` at once; the connection is re-established with
 backoff, and every reconnect installs a fresh absolute snapshot, so the mirror converges. A server
-that answers *no access* (wrong id or token) is not retried: the client ends in ``ConnRetryFailed``.
+that says BYE is being redeployed: the client dials again with the same backoff (``stop_on_bye``
+keeps Go's "BYE means stop"). A server that answers *no access* (wrong id or token) is not
+retried: the client ends in ``ConnRetryFailed``. A client dropped without ``close()`` keeps
+running (its tasks hold it) and is closed by an exit hook (docs/arpc.md "Closing").
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from am_rpc.errors import (
     RemoteError,
     RpcError,
 )
-from am_rpc.loop_thread import LoopOwner, LoopThread
+from am_rpc.loop_thread import LoopOwner, LoopThread, track
 from am_rpc.netmach import NetMachine, schema_from_wire, schema_to_wire
 from am_rpc.peer import Peer, exchange_preamble_client, spawn
 from am_rpc.protocol import (
@@ -98,6 +101,9 @@ class ClientOpts:
     hello_delay: float = 0.0
     disconn_cooldown: float = 0.01
     reconnect: bool = True
+    stop_on_bye: bool = False
+    """Go's behaviour: a server's BYE ends the client (``ConnRetryFailed`` never; ``Start`` is
+    removed). By default a BYE is a redeploy: the client reconnects with the §7.4 backoff."""
     max_frame: int = codec.DEFAULT_MAX_FRAME
     token: str | None = None
     no_schema: bool = False
@@ -175,6 +181,7 @@ class Client(LoopOwner):
         """Start connecting in a thread the client owns (non-blocking)."""
         if self._thread is None and self.loop is None:
             self._thread = LoopThread(f"rc-{self.name}")
+            track(self)
             self._thread.run(self.start_async())
 
     async def start_async(self) -> None:
@@ -183,6 +190,8 @@ class Client(LoopOwner):
         self._ready_evt = asyncio.Event()
         self.client_mach.add1("Start")
         self._main = spawn(self._conn_loop(), self._tasks, f"{self.client_mach.id}-conn")
+        _RUNNING.add(self)
+        self._main.add_done_callback(lambda _t: _RUNNING.discard(self))
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Block until the handshake is done (or the client gave up); False on timeout."""
@@ -449,9 +458,11 @@ class Client(LoopOwner):
                 self._on_payload(peer, req)
             elif req.method == Method.BYE:
                 peer.respond(req.seq, None)
-                self._planned = True
-                if not self.client_mach.is_disposed():
-                    self.client_mach.remove1("Start")
+                if self.opts.stop_on_bye:
+                    self._planned = True
+                    if not self.client_mach.is_disposed():
+                        self.client_mach.remove1("Start")
+                # otherwise a redeploy: the connection loop dials again, with backoff
                 peer.close("server said bye")
             elif req.method == Method.SCHEMA_CHANGE:
                 self._install_hello(req.body)
@@ -810,3 +821,8 @@ class Client(LoopOwner):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_RUNNING: set[Client] = set()
+"""Started clients, held until their connection loop ends: their tasks must not become garbage
+while pending (a dropped client runs until ``close()`` or interpreter exit, then stops cleanly)."""

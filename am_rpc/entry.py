@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 from am_core.types import Schema
 from am_rpc.client import Client, ClientOpts
 from am_rpc.errors import HandshakeError
-from am_rpc.loop_thread import LoopThread
+from am_rpc.loop_thread import LoopThread, track
 from am_rpc.mux import Mux
 from am_rpc.server import ServerOpts
 from am_rpc.transport import Addr
@@ -53,6 +53,7 @@ def serve(
         thread.stop()
         raise
     mux._thread = thread
+    track(mux)
     return mux
 
 

@@ -7,13 +7,17 @@ already runs a loop uses the ``*_async`` variants instead.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import contextlib
+import logging
 import threading
+import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger("am_rpc")
 
 
 class LoopThread:
@@ -88,6 +92,7 @@ class LoopOwner:
             assert self.loop is not None
             self._closer = self.loop.create_task(self._close_and_end(close))
             return
+        untrack(self)
         thread = self._thread
         if thread is not None:
             if not thread.loop.is_closed():
@@ -100,6 +105,32 @@ class LoopOwner:
 
     async def _close_and_end(self, close: Callable[[], Coroutine[Any, Any, None]]) -> None:
         await close()
+        untrack(self)
         if self._thread is not None:
             self._thread.stop()
             self._thread = None
+
+
+_LIVE: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def track(owner: Any) -> None:
+    """Close ``owner`` (anything with ``close()``) at interpreter exit if still open.
+
+    A client or server whose loop thread is still running at exit would otherwise have its
+    pending tasks destroyed with the daemon thread ("Task was destroyed but it is pending").
+    """
+    _LIVE.add(owner)
+
+
+def untrack(owner: Any) -> None:
+    _LIVE.discard(owner)
+
+
+@atexit.register
+def _close_live() -> None:
+    for owner in list(_LIVE):
+        try:
+            owner.close()
+        except Exception:  # exiting anyway: say why, close the others
+            log.exception("closing %r at exit failed", owner)

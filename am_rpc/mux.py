@@ -2,7 +2,8 @@
 
 Its machine is ``rm-<name>``; servers are ``rs-<name>-<n>``. A connection that sends garbage, an
 oversize frame or a wrong preamble is closed with a logged reason; the other connections and the
-listener are untouched.
+listener are untouched. Beyond loopback a token is required (or ``insecure``); a wrong token
+closes its connection and counts against its peer address (:class:`~am_rpc.auth.AuthThrottle`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import logging
 from typing import Any
 
+from am_rpc.auth import AuthThrottle, check_exposure
 from am_rpc.errors import NotConnectedError, RpcError, WrongDestinationError
 from am_rpc.loop_thread import LoopOwner, LoopThread
 from am_rpc.protocol import Payload
@@ -36,6 +38,14 @@ def check_source(source: Any) -> None:
             f"source {source.id} has handlers but no 'ErrOnClient' state; merge "
             "am_rpc.states.STATE_SOURCE_SCHEMA into its schema (spec/rpc.md §1.1)"
         )
+
+
+def _peer_host(writer: asyncio.StreamWriter) -> str:
+    """The peer's IP (its port left out: one host, one throttle), or "unix" for a Unix socket."""
+    peer = writer.get_extra_info("peername")
+    if isinstance(peer, tuple) and peer:
+        return str(peer[0])
+    return "unix"
 
 
 class Mux(LoopOwner):
@@ -66,6 +76,7 @@ class Mux(LoopOwner):
         self._n = 0
         self.connections = 0
         self.disconnections = 0
+        self.throttle = AuthThrottle(self.opts.auth_failures, self.opts.auth_window)
         # source mutations of all connections run here, each connection's in arrival order
         self._pool = concurrent.futures.ThreadPoolExecutor(
             workers, thread_name_prefix=f"rm-{self.name}"
@@ -73,6 +84,7 @@ class Mux(LoopOwner):
 
     async def start_async(self, addr: str | Addr = "127.0.0.1:0") -> str:
         """Bind and start accepting; returns the bound address (port 0 resolved)."""
+        check_exposure(addr, self.opts.token, self.opts.insecure)
         self.loop = asyncio.get_running_loop()
         self.mach.add1("Start")
         try:
@@ -93,6 +105,18 @@ class Mux(LoopOwner):
                 log.warning("%s: refusing connection: %d clients", self.mach.id, self.max_clients)
                 writer.close()
                 return
+            host = _peer_host(writer)
+            if self.opts.token and self.throttle.blocked(host):
+                self.throttle.refused += 1
+                if self.throttle.refused == 1 or self.throttle.refused % 1000 == 0:
+                    log.warning(
+                        "%s: refusing %s: too many bad tokens (%d refused so far)",
+                        self.mach.id,
+                        host,
+                        self.throttle.refused,
+                    )
+                writer.close()
+                return
             self._n += 1
             self.connections += 1
             try:
@@ -102,6 +126,8 @@ class Mux(LoopOwner):
                     opts=self.opts,
                     parent_id=self.mach.id,
                     pool=self._pool,
+                    throttle=self.throttle,
+                    peer_host=host,
                 )
             except Exception as err:
                 self.mach.add1("NewServerErr", {"err": err})

@@ -97,6 +97,7 @@ class Peer:
         caps: int = 0,
         name: str = "peer",
         max_write_buffer: int | None = None,
+        read_max_frame: int | None = None,
     ) -> None:
         self.reader = reader
         self.writer = writer
@@ -113,6 +114,8 @@ class Peer:
         self._abandoned: collections.OrderedDict[int, int] = collections.OrderedDict()
         self._closed = asyncio.Event()
         self._closing = False
+        # frames read may be held smaller than max_frame until raise_read_limit (before HELLO)
+        self._dec = codec.FrameDecoder(read_max_frame or max_frame)
 
     # -- state -------------------------------------------------------------------------------------
 
@@ -219,10 +222,14 @@ class Peer:
 
     # -- reading -----------------------------------------------------------------------------------
 
+    def raise_read_limit(self) -> None:
+        """Accept frames up to ``max_frame`` from now on (the peer has authenticated)."""
+        self._dec.max_frame = self.max_frame
+
     async def run(self) -> None:
         """Read and dispatch frames until the stream ends; then fail pending calls and close."""
         reason: str | None = None
-        dec = codec.FrameDecoder(self.max_frame)
+        dec = self._dec
         read = self.reader.read
         try:
             while not self._closing:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from am_core.types import Schema
 from am_rpc import codec
+from am_rpc.auth import AuthThrottle
 from am_rpc.clock import Snapshot, bound_time, make_update, schema_hash, tracked_indexes
 from am_rpc.errors import (
     InvalidParamsError,
@@ -70,7 +71,16 @@ class ServerOpts:
     allow_id: str | Collection[str] | None = None
     """Only these client ids may connect (an ACL for cooperating processes, not security)."""
     token: str | None = None
-    """Shared secret required in HELLO (capability AUTH), compared in constant time."""
+    """Shared secret required in HELLO (capability AUTH), compared in constant time. A wrong one
+    closes the connection; see ``auth_failures``."""
+    insecure: bool = False
+    """Allow listening beyond loopback without a token (refused otherwise)."""
+    auth_failures: int = 5
+    auth_window: float = 60.0
+    """A peer address with ``auth_failures`` wrong tokens within ``auth_window`` seconds has its
+    new connections closed unread until the window has passed."""
+    hello_max_frame: int = 64 * 1024
+    """Largest frame accepted before HELLO succeeds (``max_frame`` applies after it)."""
     hello_timeout: float = 10.0
     """Preamble + HELLO + HANDSHAKE must finish within this many seconds."""
     delivery_timeout: float = 5.0
@@ -175,9 +185,13 @@ class Server:
         opts: ServerOpts | None = None,
         parent_id: str = "",
         pool: concurrent.futures.Executor | None = None,
+        throttle: AuthThrottle | None = None,
+        peer_host: str = "",
     ) -> None:
         self.source = source
         self.opts = opts or ServerOpts()
+        self.throttle = throttle
+        self.peer_host = peer_host
         self.mach = new_machine(SERVER_SCHEMA, f"rs-{name}", parent_id)
         self.peer: Peer | None = None
         self.client_id = ""
@@ -238,7 +252,13 @@ class Server:
             writer.close()
             return
         peer = Peer(
-            reader, writer, self, max_frame=self.opts.max_frame, caps=eff, name=self.mach.id
+            reader,
+            writer,
+            self,
+            max_frame=self.opts.max_frame,
+            caps=eff,
+            name=self.mach.id,
+            read_max_frame=min(self.opts.hello_max_frame, self.opts.max_frame),
         )
         self.peer = peer
         self.mach.add1("ClientConnected")
@@ -475,7 +495,11 @@ class Server:
             got = (hello.auth or "").encode()
             if not hmac.compare_digest(got, self.opts.token.encode()):
                 self.mach.remove1("Handshaking")
+                if self.throttle is not None:
+                    self.throttle.failed(self.peer_host)
+                log.warning("%s: bad auth token from %s", self.mach.id, self.peer_host or "?")
                 peer.error(req.seq, ErrCode.NO_ACCESS, "no access: bad auth token")
+                peer.close("bad auth token")  # one guess per connection
                 return
         names_, snap = source_snapshot(self.source)
         if len(names_) > self.opts.max_states:
@@ -485,6 +509,7 @@ class Server:
         self._tracked = tracked_indexes(names_, hello.allowed, hello.skipped)
         self._synced = hello.sync_schema
         self._hello = hello
+        peer.raise_read_limit()
         self._attach_tracer()
         self._rebase(snap)
         self.client_id = hello.id

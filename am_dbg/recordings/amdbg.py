@@ -12,8 +12,10 @@ Records are msgpack arrays `[kind, time_ns, conn_id, body]`:
     4 META        body = {"app": "am-dbg", "version": ...} (first record of a file)
 
 A live `RecordingWriter` flushes a chunk at least every second (and when a chunk grows large, and
-on close), so a crash loses at most the last second. `read_amdbg` keeps every complete chunk before
-the first damaged or missing byte, and says what was lost; a newer format version is refused.
+on close), so a crash loses at most the last second. `read_amdbg` keeps every intact chunk: after a
+damaged one it resumes at the next chunk whose checksum holds, and says what each gap lost; a chunk
+inflating past `MAX_INFLATED`, or a record nested deeper than `depth.MAX_DEPTH`, is skipped the same
+way; a newer format version is refused.
 """
 
 from __future__ import annotations
@@ -36,8 +38,16 @@ from am_dbg import __version__
 from am_dbg.model.derive import check_tx, unpack_tx
 from am_dbg.model.packed import PackedTxs
 from am_dbg.model.wire import decode_one
+from am_dbg.recordings.depth import (
+    CONTAINER_BYTES,
+    MAX_DEPTH,
+    TooDeepError,
+    object_too_deep,
+    too_deep,
+    value_end,
+)
 from am_dbg.recordings.errors import RecordingError
-from am_rpc.dbg.protocol import MessageError, SchemaMsg, TxMsg
+from am_rpc.dbg.protocol import MessageError, SchemaMsg, StateDef, TxMsg
 
 __all__ = [
     "FORMAT",
@@ -55,6 +65,8 @@ HEADER = struct.Struct(">6sH")
 CHUNK_HEAD = struct.Struct(">II")
 # A chunk longer than this is a damaged length field, not data (the writer cuts at ~1 MiB).
 MAX_CHUNK = 256 * 2**20
+# Readers refuse a chunk that inflates to more than this (a writer must cut chunks below it).
+MAX_INFLATED = 64 * 2**20
 
 SCHEMA, TX, CONNECT, DISCONNECT, META = range(5)
 
@@ -199,6 +211,7 @@ class _Mach:
     conn_id: str
     txs: PackedTxs = field(default_factory=PackedTxs)
     connected: bool = True
+    stand_in: bool = False  # its schema was lost: placeholder state names (`_Replay._stand_in`)
 
 
 @dataclass(slots=True)
@@ -211,6 +224,7 @@ class AmdbgRead:
     chunks: int = 0  # complete chunks read
     damaged: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
+    gaps: int = 0  # damaged stretches skipped before the end (each one a warning)
 
 
 class _Replay:
@@ -226,13 +240,20 @@ class _Replay:
 
     def apply(self, rec: Any) -> None:
         try:
+            if rec is None:
+                raise MessageError(f"record: nested deeper than {MAX_DEPTH} levels")
             kind, t, conn, body = rec
             if type(kind) is not int or type(t) is not int or type(conn) is not str:
                 raise MessageError("record: expected [kind, time_ns, conn_id, body]")
             if kind == TX:
                 if type(body) is not bytes:
                     raise MessageError("tx record: body is not bytes")
+                # the C count clears nearly every record; only the rest is walked (depth.py)
+                if body.translate(CONTAINER_BYTES).count(1) > MAX_DEPTH and too_deep(body):
+                    raise MessageError(f"tx record: nested deeper than {MAX_DEPTH} levels")
                 self._tx(conn, body, t)
+            elif object_too_deep(body, MAX_DEPTH):
+                raise MessageError(f"record: nested deeper than {MAX_DEPTH} levels")
             elif kind == SCHEMA:
                 self._schema(SchemaMsg.from_wire(body), conn)
             elif kind == DISCONNECT:
@@ -243,13 +264,16 @@ class _Replay:
                 self.meta = body
             # CONNECT: the SCHEMA record that follows applies the rules; unknown kinds: newer
             # writers of the same version may add informational records.
-        except (MessageError, ValueError, TypeError) as err:
+        except (MessageError, ValueError, TypeError, RecursionError) as err:
             self.bad += 1
             if not self.first_bad:
                 self.first_bad = str(err)
 
     def _schema(self, schema: SchemaMsg, conn: str) -> None:
         old = self.machs.get(schema.id)
+        if old is not None and old.stand_in and len(old.schema.states) == len(schema.states):
+            old.schema, old.conn_id, old.connected, old.stand_in = schema, conn, True, False
+            return
         if old is not None and (
             old.conn_id == conn or (old.schema.token and old.schema.token == schema.token)
         ):
@@ -271,6 +295,8 @@ class _Replay:
             d = unpack_tx(raw)
             mid, queued = d.get("m"), d.get("qd") is True
         m = self.machs.get(mid)
+        if m is None and type(mid) is str:
+            m = self._stand_in(mid, conn, tx.c if tx is not None else (d or {}).get("c"))
         if m is None or m.conn_id != conn:
             self.skipped += 1
             return
@@ -279,12 +305,26 @@ class _Replay:
         m.txs.append_checked(raw, queued, t)
         self.txs += 1
 
+    def _stand_in(self, mid: str, conn: str, clocks: Any) -> _Mach | None:
+        """A machine whose SCHEMA record was lost (in a damaged chunk): its transitions are kept
+        under placeholder state names `?0`, `?1`... (as many as its clocks), until a schema of
+        as many states arrives."""
+        if type(clocks) is not list or not 0 < len(clocks) <= 65_535:
+            return None
+        names = tuple(f"?{i}" for i in range(len(clocks)))
+        schema = SchemaMsg(id=mid, states_index=names, states={n: StateDef() for n in names})
+        m = _Mach(schema, conn, stand_in=True)
+        self.machs[mid] = m
+        return m
+
 
 def read_amdbg(path: str | PathLike[str], data: bytes | None = None) -> AmdbgRead:
-    """Read an `.amdbg` recording, keeping every complete chunk before any damage.
+    """Read an `.amdbg` recording, keeping every intact chunk, before and after any damage.
 
-    Raises `RecordingError` when nothing can be read (not a recording, a newer version, no
-    header); damage after the header is a warning in the result, never an exception.
+    A damaged chunk (checksum, length, inflating past `MAX_INFLATED`, not records) is skipped: the
+    reader resumes at the next chunk whose checksum holds and says what the gap lost, one warning
+    each (docs/protocol.md "Reading recordings"). Raises `RecordingError` when nothing can be read
+    (not a recording, a newer version, no header); damage after the header is never an exception.
     """
     name = str(path)
     if data is None:
@@ -308,46 +348,66 @@ def read_amdbg(path: str | PathLike[str], data: bytes | None = None) -> AmdbgRea
         raise RecordingError(f"recording {name!r} has an invalid format version {version}")
     replay = _Replay()
     warnings: list[str] = []
+    view = memoryview(data)
     pos = HEADER.size
-    chunk = 0
-    damage = ""
+    chunk = 0  # chunks met, damaged ones included
+    read = 0  # chunks read
+    gaps = 0
     while pos < len(data):
-        left = len(data) - pos
-        if left < CHUNK_HEAD.size:
-            damage = f"chunk {chunk + 1} incomplete: {left} of {CHUNK_HEAD.size} header bytes"
-            break
-        length, crc = CHUNK_HEAD.unpack_from(data, pos)
-        if length > MAX_CHUNK:
-            damage = f"chunk {chunk + 1} damaged: impossible length {length:,}"
-            break
-        body = data[pos + CHUNK_HEAD.size : pos + CHUNK_HEAD.size + length]
-        if len(body) < length:
-            damage = f"chunk {chunk + 1} incomplete: {len(body):,} of {length:,} bytes"
-            break
-        if zlib.crc32(body) != crc:
-            damage = f"chunk {chunk + 1} damaged: checksum mismatch"
-            break
-        try:
-            records = msgpack.unpackb(zlib.decompress(body), raw=False)
-            if type(records) is not list:
-                raise ValueError("not an array of records")
-        except Exception as err:  # zlib / msgpack raise several types
-            damage = f"chunk {chunk + 1} damaged: {err}"
-            break
-        for rec in records:
-            replay.apply(rec)
         chunk += 1
-        pos += CHUNK_HEAD.size + length
-    if damage:
-        warnings.append(
-            f"recording {name!r} is truncated after {replay.txs:,} transitions ({damage}); "
-            f"loaded what was intact, {len(data) - pos:,} bytes skipped"
-        )
+        frame = _frame(view, pos)
+        if isinstance(frame, int):
+            try:
+                records = _records(_inflate(view[pos + CHUNK_HEAD.size : frame]))
+            except _ChunkDamageError as err:
+                # framed and checked, yet not records (or too large): skip exactly this chunk
+                gaps += 1
+                nxt = f"resumed at chunk {chunk + 1}" if frame < len(data) else "the last chunk"
+                warnings.append(
+                    f"recording {name!r}: chunk {chunk} damaged ({err}): "
+                    f"{frame - pos - CHUNK_HEAD.size:,} bytes skipped; {nxt}"
+                )
+                pos = frame
+                continue
+            for rec in records:
+                replay.apply(rec)
+            read += 1
+            pos = frame
+            continue
+        # damage at `pos`: resume at the first later chunk whose checksum holds
+        length = CHUNK_HEAD.unpack_from(view, pos)[0] if len(data) - pos >= 8 else MAX_CHUNK + 1
+        framed = pos + CHUNK_HEAD.size + length
+        found = _scan(view, pos + 1)
+        if found < 0 and framed == len(data):
+            found = framed  # the last chunk, whole but damaged
+        if found < 0:
+            warnings.append(
+                f"recording {name!r} is truncated after {replay.txs:,} transitions "
+                f"(chunk {chunk} {frame}); loaded what was intact, "
+                f"{len(data) - pos:,} bytes skipped"
+            )
+            break
+        gaps += 1
+        lost = _lost(view[pos + CHUNK_HEAD.size : found])
+        if found <= framed:  # one chunk: cut where its length says, or shorter
+            nxt = f"resumed at chunk {chunk + 1}" if found < len(data) else "the last chunk"
+        else:
+            lost = f"{found - pos:,} bytes skipped, {lost}"
+            nxt = f"resumed at byte {found:,} (chunk {chunk + 1})"
+        warnings.append(f"recording {name!r}: chunk {chunk} damaged ({frame}): {lost}; {nxt}")
+        pos = found
     if replay.bad:
         warnings.append(
             f"recording {name!r}: {replay.bad:,} malformed records skipped "
             f"(first: {replay.first_bad})"
         )
+    for m in replay.machs.values():
+        if m.stand_in:
+            warnings.append(
+                f"recording {name!r}: machine {m.schema.id!r} has no schema in the file (lost in "
+                f"a damaged chunk?): its {len(m.txs):,} transitions are kept under placeholder "
+                f"state names ?0..?{len(m.schema.states_index) - 1}"
+            )
     if replay.skipped:
         warnings.append(
             f"recording {name!r}: {replay.skipped:,} transitions of unknown machines skipped"
@@ -357,7 +417,177 @@ def read_amdbg(path: str | PathLike[str], data: bytes | None = None) -> AmdbgRea
         machines=[(m.schema, m.txs) for m in machs],
         disconnected={m.schema.id: not m.connected for m in machs},
         warnings=warnings,
-        chunks=chunk,
-        damaged=bool(damage),
+        chunks=read,
+        damaged=pos < len(data) or gaps > 0,
         meta=replay.meta,
+        gaps=gaps,
     )
+
+
+class _ChunkDamageError(Exception):
+    """A chunk whose frame and checksum hold, but whose content cannot be read."""
+
+
+def _frame(data: memoryview, pos: int) -> int | str:
+    """The end of the chunk at `pos` if its frame is whole and its checksum holds, else why not."""
+    left = len(data) - pos
+    if left < CHUNK_HEAD.size:
+        return f"incomplete: {left} of {CHUNK_HEAD.size} header bytes"
+    length, crc = CHUNK_HEAD.unpack_from(data, pos)
+    if length > MAX_CHUNK:
+        return f"damaged: impossible length {length:,}"
+    end = pos + CHUNK_HEAD.size + length
+    if end > len(data):
+        return f"incomplete: {left - CHUNK_HEAD.size:,} of {length:,} bytes"
+    if zlib.crc32(data[pos + CHUNK_HEAD.size : end]) != crc:
+        return "checksum mismatch"
+    return end
+
+
+def _scan(data: memoryview, start: int) -> int:
+    """The offset of the next chunk at or after `start` whose checksum holds, or -1.
+
+    Candidates are found by the zlib header every payload starts with (0x78, then a byte that
+    makes the pair a multiple of 31), a length no readable chunk exceeds (what deflate makes of
+    `MAX_INFLATED` bytes) and a first block zlib can start on; only those get a checksum.
+    """
+    raw = data.obj if isinstance(data.obj, bytes) else bytes(data)
+    size = len(raw)
+    q = start + CHUNK_HEAD.size
+    while True:
+        q = raw.find(b"\x78", q)
+        if q < 0 or q + 1 >= size:
+            return -1
+        p = q - CHUNK_HEAD.size
+        if (0x7800 | raw[q + 1]) % 31 == 0:
+            length = CHUNK_HEAD.unpack_from(raw, p)[0]
+            if (
+                length <= _SCAN_MAX
+                and q + length <= size
+                and _starts_inflating(data[q : q + 64])
+                and isinstance(_frame(data, p), int)
+            ):
+                return p
+        q += 1
+
+
+_SCAN_MAX = MAX_INFLATED + MAX_INFLATED // 1000 + 64  # deflate's worst-case growth, rounded up
+
+
+def _starts_inflating(head: memoryview) -> bool:
+    try:
+        zlib.decompressobj().decompress(head)
+    except zlib.error:
+        return False
+    return True
+
+
+def _inflate(body: memoryview) -> bytes:
+    """zlib-decompress one chunk payload, refusing more than `MAX_INFLATED` bytes of output.
+
+    Inflated a MiB at a time, so refusing a bomb holds at most the limit, never a copy of it.
+    """
+    d = zlib.decompressobj()
+    parts: list[bytes] = []
+    size = 0
+    data: memoryview | bytes = body
+    try:
+        while data and size <= MAX_INFLATED:
+            part = d.decompress(data, 2**20)
+            parts.append(part)
+            size += len(part)
+            data = d.unconsumed_tail
+        if size <= MAX_INFLATED and not d.eof:
+            part = d.decompress(b"", MAX_INFLATED + 1 - size)
+            parts.append(part)
+            size += len(part)
+    except zlib.error as err:
+        raise _ChunkDamageError(f"not zlib data: {err}") from None
+    if size > MAX_INFLATED:
+        raise _ChunkDamageError(
+            f"inflates to more than {MAX_INFLATED // 2**20} MiB, the limit per chunk; refused"
+        )
+    if not d.eof:
+        raise _ChunkDamageError("zlib data ends early")
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _records(payload: bytes) -> list[Any]:
+    """The records of a chunk: one msgpack array (a record too deep to decode is left out whole,
+    as `None`, which the replay counts as malformed)."""
+    try:
+        records = msgpack.unpackb(payload, raw=False)
+    except msgpack.StackError:
+        return _records_one_by_one(payload)
+    except Exception as err:  # msgpack raises several types for bad input
+        raise _ChunkDamageError(f"not records: {type(err).__name__}: {err}") from None
+    if type(records) is not list:
+        raise _ChunkDamageError("not records: not an array")
+    return records
+
+
+def _records_one_by_one(payload: bytes) -> list[Any]:
+    """A chunk with a record too deep for msgpack: split the array without recursion, decode
+    every record that can be."""
+    head = _array_head(payload)
+    if head is None:
+        raise _ChunkDamageError("not records: not an array")
+    n, pos = head
+    out: list[Any] = []
+    for _ in range(n):
+        try:
+            end = value_end(payload, pos, limit=len(payload))
+        except TooDeepError as err:
+            raise _ChunkDamageError(f"not records: {err}") from None
+        span = payload[pos:end]
+        out.append(None if too_deep(span, MAX_DEPTH + 1) else msgpack.unpackb(span, raw=False))
+        pos = end
+    return out
+
+
+def _array_head(payload: bytes) -> tuple[int, int] | None:
+    """(items, offset of the first) of the msgpack array `payload` starts with, or None."""
+    b = payload[0] if payload else 0
+    if 0x90 <= b <= 0x9F:
+        return b & 0x0F, 1
+    width = 2 if b == 0xDC else 4 if b == 0xDD else 0
+    if not width or len(payload) < 1 + width:
+        return None
+    return int.from_bytes(payload[1 : 1 + width], "big"), 1 + width
+
+
+def _lost(body: memoryview) -> str:
+    """What a damaged chunk held, as far as it inflates and splits into records."""
+    d = zlib.decompressobj()
+    out: list[bytes] = []
+    size = 0
+    for i in range(0, len(body), 64):  # small steps: zlib keeps no output of a failing call
+        try:
+            part = d.decompress(body[i : i + 64], MAX_INFLATED + 1 - size)
+        except zlib.error:
+            break
+        out.append(part)
+        size += len(part)
+        if size > MAX_INFLATED or d.unconsumed_tail:
+            break
+    payload = b"".join(out)
+    head = _array_head(payload)
+    if head is None:
+        return "transitions lost: unknown"
+    n, pos = head
+    txs = seen = 0
+    while seen < n:
+        try:
+            end = value_end(payload, pos, limit=len(payload))
+        except TooDeepError:
+            break
+        # a record is [kind, time_ns, conn_id, body]: its kind is the byte after the header;
+        # anything else means the damage shifted what follows: stop counting there
+        if payload[pos] != 0x94 or payload[pos + 1] > META:
+            break
+        txs += payload[pos + 1] == TX
+        seen += 1
+        pos = end
+    if seen == n:
+        return f"{txs:,} transitions lost" + (f" ({n - txs:,} other records)" if n > txs else "")
+    return f"{n:,} records lost, at least {txs:,} of them transitions"

@@ -24,16 +24,26 @@ from am_dbg.recordings.errors import GobError, RecordingError
 from am_dbg.recordings.gob import GobInterface, GobStream, decode_gob
 from am_rpc.dbg.protocol import LogEntry, SchemaMsg, StateDef, Step, TxMsg
 
-__all__ = ["GobDumpInfo", "decompress_dump", "import_gob_stream", "read_gob_dump"]
+__all__ = [
+    "GobDumpInfo",
+    "decompress_dump",
+    "dump_limit",
+    "import_gob_stream",
+    "read_gob_dump",
+]
 
 Machines = list[tuple[SchemaMsg, list[TxMsg]]]
 
 # Go's time.Time counts seconds from 0001-01-01; Unix time starts 62135596800 s later.
 _UNIX_TO_INTERNAL = 62_135_596_800
 _NS = 1_000_000_000
-# A dump bigger than this once decompressed is refused (the Go am-dbg keeps ~1 GB in memory).
+# A dump bigger than this once decompressed is refused (the Go am-dbg keeps ~1 GB in memory);
+# smaller dumps are held to MAX_RATIO times their size, at least MIN_LIMIT (`dump_limit`).
 MAX_DECOMPRESSED = 2 << 30
-_CHUNK = 16 << 20
+MAX_RATIO = 200
+MIN_LIMIT = 64 << 20
+_CHUNK = 1 << 20  # output taken per step
+_FEED = 4096  # input fed per step
 
 # Expected shapes of the fields we use ("int" accepts gob int and uint; unknown fields are ignored).
 _STRS = ("slice", "string")
@@ -173,44 +183,73 @@ def _field_names(stream: GobStream, tid: int) -> set[str]:
     return {n for n, _ in t.fields} if t is not None else set()
 
 
-def decompress_dump(
-    raw: bytes, limit: int = MAX_DECOMPRESSED, warnings: list[str] | None = None
-) -> bytes:
-    """Brotli-decompress a dump; truncated, damaged or oversized (`limit`) input is a `GobError`.
+def dump_limit(compressed: int) -> int:
+    """The most a dump of `compressed` bytes may decompress to: `MAX_RATIO` times its size, at
+    least `MIN_LIMIT`, at most `MAX_DECOMPRESSED` (Go dumps compress about 10:1; bombs 1000:1)."""
+    return min(MAX_DECOMPRESSED, max(MIN_LIMIT, MAX_RATIO * compressed))
 
-    With a `warnings` list (salvage), a truncated or damaged stream returns what decompressed
-    before the damage, and says so in `warnings`.
+
+def decompress_dump(
+    raw: bytes, limit: int | None = None, warnings: list[str] | None = None
+) -> bytes:
+    """Brotli-decompress a dump; truncated, damaged or oversized input is a `GobError`.
+
+    `limit` defaults to `dump_limit(len(raw))`. Input is fed `_FEED` bytes at a time and output
+    taken `_CHUNK` at a time, so a bomb is refused holding at most the limit, and damage loses
+    only what the step it is in would have produced. With a `warnings` list (salvage), a
+    truncated or damaged stream returns what decompressed before the damage, and says so.
     """
-    dec = brotli.Decompressor()
-    parts: list[bytes] = []
-    total, data = 0, raw
-    try:
-        while True:
-            chunk = dec.process(data, output_buffer_limit=_CHUNK)
-            data = b""
-            parts.append(chunk)
-            total += len(chunk)
-            if total > limit:
-                raise GobError(
-                    f"brotli: the dump decompresses to more than {limit:,} bytes; refused"
-                )
-            if dec.is_finished():
-                return b"".join(parts)
-            if not chunk and dec.can_accept_more_data():
-                what = f"truncated after {len(raw):,} bytes ({total:,} bytes decompressed)"
-                if warnings is not None and total:
-                    warnings.append(f"brotli: the compressed stream is {what}")
-                    return b"".join(parts)
-                raise GobError(f"brotli: the compressed stream is {what}; nothing was imported")
-    except brotli.error as err:
-        what = f"damaged ({err}) after {total:,} decompressed bytes"
+    if limit is None:
+        limit = dump_limit(len(raw))
+    parts, total, damage = _brotli(raw, limit, len(raw))
+    if damage >= 0 and warnings is not None:
+        # again, a byte at a time through the step that failed: keep all that came before it
+        parts, total, damage = _brotli(raw, limit, max(damage - _FEED, 0))
+    if damage >= 0:
+        what = f"damaged near byte {damage:,}, after {total:,} decompressed bytes"
         if warnings is not None and total:
-            warnings.append(f"brotli: the compressed stream is {what}")
+            warnings.append(f"brotli: the compressed stream is {what}; kept what came before")
             return b"".join(parts)
         raise GobError(
             f"brotli: the compressed stream is {what}; nothing could be read from "
             f"{len(raw):,} bytes"
-        ) from None
+        )
+    if total < 0:
+        total = -total - 1
+        what = f"truncated after {len(raw):,} bytes ({total:,} bytes decompressed)"
+        if warnings is not None and total:
+            warnings.append(f"brotli: the compressed stream is {what}")
+            return b"".join(parts)
+        raise GobError(f"brotli: the compressed stream is {what}; nothing was imported")
+    return b"".join(parts)
+
+
+def _brotli(raw: bytes, limit: int, slow_from: int) -> tuple[list[bytes], int, int]:
+    """Decompress `raw`: (output parts, their size, -1) when complete; the size is `-size - 1`
+    when the input ends early; the third item is the input offset where damage showed.
+
+    Input is fed `_FEED` bytes at a time, one byte at a time from `slow_from` on.
+    """
+    dec = brotli.Decompressor()
+    parts: list[bytes] = []
+    total = pos = 0
+    while True:
+        data = b""
+        if dec.can_accept_more_data() and pos < len(raw):
+            data = raw[pos : pos + (1 if pos >= slow_from else _FEED)]
+            pos += len(data)
+        try:
+            chunk = dec.process(data, output_buffer_limit=_CHUNK)
+        except brotli.error:
+            return parts, total, pos
+        parts.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            raise GobError(f"brotli: the dump decompresses to more than {limit:,} bytes; refused")
+        if dec.is_finished():
+            return parts, total, -1
+        if not chunk and not data and pos >= len(raw) and dec.can_accept_more_data():
+            return parts, -total - 1, -1
 
 
 def read_gob_dump(

@@ -265,9 +265,9 @@ def test_client_bye(make_pair: PairFactory) -> None:
     assert cm.tick("RetryingConn") == 0
 
 
-def test_server_bye_stops_the_client(make_pair: PairFactory) -> None:
-    """Q12: a stopping server says BYE; the client ends Disconnected and does not reconnect."""
-    p = make_pair()
+def test_server_bye_stops_the_client_with_stop_on_bye(make_pair: PairFactory) -> None:
+    """Q12 (Go's behaviour, now an option): a server's BYE ends the client; no reconnect."""
+    p = make_pair(stop_on_bye=True)
     p.mux.close()
     cm = p.client.client_mach
     wait_until(lambda: cm.is1("Disconnected"), 1, "client disconnected")
