@@ -1,0 +1,74 @@
+"""aRPC's own machines carry the rpc tags the debugger's `rpc` filter hides (spec/debugger.md §4.3)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+
+import pytest
+
+from am_core import Machine, State
+from am_dbg.model.session import Session
+from am_dbg.server import IngestServer
+from am_dbg.ui.app import DbgApp
+from am_rpc import Client, Mux
+from am_rpc.dbg import connect
+from am_rpc.server import Server
+from am_rpc.states import STATE_SOURCE_SCHEMA
+from tests.dbg.ui.helpers import make_app
+
+
+def _source() -> Machine:
+    schema = {"Start": State(), **STATE_SOURCE_SCHEMA}
+    m = Machine(schema, id="src")
+    m.verify_states(m.state_names())
+    return m
+
+
+def test_rpc_machines_are_tagged_where_they_are_created() -> None:
+    src = _source()
+    assert "rpc-mux" in Mux(src, name="x").mach.tags
+    assert "rpc-server" in Server(src, name="x-1").mach.tags
+    assert "rpc-client" in Client("127.0.0.1:1", id="x").client_mach.tags
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[IngestServer]:
+    srv = IngestServer(Session(), host="127.0.0.1", port=0)
+    await srv.start()
+    yield srv
+    await srv.close()
+
+
+async def _wait(cond, what: str) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(600):
+        if cond():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_rpc_filter_hides_rc_rm_rs_machines_streamed_live(server: IngestServer) -> None:
+    """The machines travel over the real telemetry link; `--filter-rpc-machs` hides them."""
+    addr = f"127.0.0.1:{server.port}"
+    src = _source()
+    machs = [src, Mux(src, name="x").mach, Client("127.0.0.1:1", id="x").client_mach]
+    tracers = []
+
+    def run() -> None:
+        for m in machs:
+            tracers.append(connect(m, addr))
+            m.add1("Start") if "Start" in m.state_names() else None
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    session = server.session
+    await _wait(lambda: {"src", "rm-x", "rc-x"} <= set(session.machines), "3 machines")
+    app: DbgApp = make_app(session, "--filter-rpc-machs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await _wait(lambda: [m for m, _ in app.client_list.order] == ["src"], "only src listed")
+    for tr in tracers:
+        tr.close()
