@@ -156,7 +156,7 @@ def export(
             w.write_connect(h.conn_id, h.id, first)
             w.write_schema(h.schema, h.conn_id, first)
             for i in rng:
-                w.write_tx(h.conn_id, h.raw(i), h.time_ns(i))
+                w.write_tx(h.conn_id, h.raw(i), h.recv_time_ns(i))
                 written += 1
             if not h.connected:
                 last = h.time_ns(-1) if len(h) else now
