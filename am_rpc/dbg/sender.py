@@ -30,7 +30,7 @@ __all__ = ["DEFAULT_DBG_ADDR", "MAX_TX_BYTES", "DbgTracer", "connect", "connect_
 _EVAL = 3
 _EXCEPTION = "Exception"
 _ARG_EXCEPTION = "_am__Exception"  # am_core.ARG_EXCEPTION
-_CHANGES = 1  # am_core.LogLevel.CHANGES
+_CHANGES = 2  # am_core.LogLevel.CHANGES
 MAX_TX_BYTES = 1 << 20
 """A tx message packed larger than this loses its details (steps, logs, args, trace) and says so:
 one giant log line must not produce a frame the debugger refuses on every reconnect."""

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
-from collections.abc import AsyncIterator
-
-import pytest
 
 from am_core import Machine, State
-from am_dbg.model.session import Session
 from am_dbg.server import IngestServer
 from am_dbg.ui.app import DbgApp
 from am_rpc import Client, Mux
@@ -17,6 +12,8 @@ from am_rpc.dbg import connect
 from am_rpc.server import Server
 from am_rpc.states import STATE_SOURCE_SCHEMA
 from tests.dbg.ui.helpers import make_app
+
+from .conftest import wait_for
 
 
 def _source() -> Machine:
@@ -31,22 +28,6 @@ def test_rpc_machines_are_tagged_where_they_are_created() -> None:
     assert "rpc-mux" in Mux(src, name="x").mach.tags
     assert "rpc-server" in Server(src, name="x-1").mach.tags
     assert "rpc-client" in Client("127.0.0.1:1", id="x").client_mach.tags
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[IngestServer]:
-    srv = IngestServer(Session(), host="127.0.0.1", port=0)
-    await srv.start()
-    yield srv
-    await srv.close()
-
-
-async def _wait(cond, what: str) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(600):
-        if cond():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def test_rpc_filter_hides_rc_rm_rs_machines_streamed_live(server: IngestServer) -> None:
@@ -65,10 +46,10 @@ async def test_rpc_filter_hides_rc_rm_rs_machines_streamed_live(server: IngestSe
     t.start()
     t.join()
     session = server.session
-    await _wait(lambda: {"src", "rm-x", "rc-x"} <= set(session.machines), "3 machines")
+    await wait_for(lambda: {"src", "rm-x", "rc-x"} <= set(session.machines), "3 machines")
     app: DbgApp = make_app(session, "--filter-rpc-machs")
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        await _wait(lambda: [m for m, _ in app.client_list.order] == ["src"], "only src listed")
+        await wait_for(lambda: [m for m, _ in app.client_list.order] == ["src"], "only src listed")
     for tr in tracers:
         tr.close()
