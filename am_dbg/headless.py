@@ -32,11 +32,9 @@ def _err(msg: str) -> None:
 
 
 def _summary(session: Session) -> None:
-    txs = sum(len(m) for m in session.machines.values())
-    mem = session.stored_bytes // 2**20
-    print(f"Clients: {len(session.machines)}", file=sys.stderr)
-    print(f"Transitions: {txs}", file=sys.stderr)
-    print(f"Memory: {mem}mb", file=sys.stderr, flush=True)
+    from am_dbg.summary import exit_lines
+
+    print("\n".join(exit_lines(session)), file=sys.stderr, flush=True)
 
 
 def _import(cfg: Config, session: Session) -> bool:

@@ -451,9 +451,7 @@ def _columns(
         ends = chain(froms, tos)
         if not _all_of(int, ends, 2 * len(froms)) or min(min(froms), min(tos)) < -1:
             return None  # other negatives are left out of touched by derive()
-    times = _human_times(
-        [*map(_GET, ds, repeat("st"))], [*map(_GET, ds, repeat("time"))], now_ns
-    )
+    times = _human_times([*map(_GET, ds, repeat("st"))], [*map(_GET, ds, repeat("time"))], now_ns)
     return _Columns(
         ids,
         times,

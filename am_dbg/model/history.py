@@ -310,6 +310,11 @@ class MachineHistory:
         sender's own time when the message carries one, else the receive time."""
         return self._times[i]
 
+    def n_queued(self) -> int:
+        """How many stored messages are queued mutations, not transitions (derives them)."""
+        self._view()
+        return sum(1 for r in self._infos if r[_QUEUED])
+
     def recv_time_ns(self, i: int) -> int:
         """When the debugger received transition `i` (what recordings store)."""
         return self._recv[i]
