@@ -287,7 +287,7 @@ class Session:
             if h.conn_id != conn_id or h.from_file:
                 out.conn_mismatch += 1
                 return
-            info = h.append_wire(d, raw, now_ns)
+            h.append_wire(d, raw, now_ns)
         except MessageError as err:
             _invalid(out, conn_id, err, 1)
             return
