@@ -60,6 +60,14 @@ def run_headless(cfg: Config) -> int:
         _err("--export-data needs -i/--import-data in headless mode")
         return 2
     if cfg.import_data and cfg.export_data:
+        from am_dbg.recordings.errors import RecordingError
+        from am_dbg.recordings.io import refuse_foreign_name
+
+        try:
+            refuse_foreign_name(cfg.export_data)  # before a long import, not after
+        except RecordingError as err:
+            _err(str(err))
+            return 2
         return _convert(cfg)
     try:
         return asyncio.run(_serve(cfg))
