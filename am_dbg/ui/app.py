@@ -251,10 +251,22 @@ class DbgApp(App[int]):
                     self.mach.add1(S.SelectingClient, {"id": parsed.mach_id})
                     self.part2.go_to_url(parsed, trim=False)
                     return
+                self.notify_bad_start(url, parsed, target)
             if self.cfg.view_tail:
                 self.want_tail = True
             self.mach.add1(S.SelectingClient, {"id": target})
         self.redraw(clients=True, full=True)
+
+    def notify_bad_start(self, url: str, parsed: Any, shown: str) -> None:
+        """The start address names no known machine: say so, and what is shown instead."""
+        what = f"no machine {parsed.mach_id!r}" if parsed is not None else "not a mach:// address"
+        self.notify(
+            f"{url}: {what}; showing {shown}" if shown else f"{url}: {what}",
+            title="Start address not found",
+            severity="error",
+            timeout=30,
+            markup=False,
+        )
 
     def client_list_order(self) -> list[str]:
         from am_dbg.model.client_order import client_tree
