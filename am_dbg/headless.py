@@ -111,7 +111,7 @@ async def _serve(cfg: Config) -> int:
     demo: Any = None
     try:
         if cfg.fwd_data:
-            forwarder = Forwarder(cfg.fwd_data)
+            forwarder = Forwarder(cfg.fwd_data, on_note=_err)
             try:
                 await forwarder.start()
             except ForwardError as err:

@@ -107,7 +107,7 @@ class UiRun:
             for hist in session.machines.values():  # the UI reads every machine on its first
                 hist.derive_now()  # frame: derive here, under "Please wait", not behind it
         if cfg.fwd_data:
-            self.forwarder = Forwarder(cfg.fwd_data)
+            self.forwarder = Forwarder(cfg.fwd_data, on_note=_err)  # a toast once the UI runs
             try:
                 await self.forwarder.start()
             except ForwardError as err:
@@ -133,6 +133,8 @@ class UiRun:
             # hand every batch to the app's own message loop.
             self.server.on_batch = partial(app.call_next, app.on_batch)
             app.attach_server(self.server)
+        if self.forwarder is not None:
+            self.forwarder.on_note = partial(app.call_next, app.notify)
         return None
 
     async def close(self) -> None:
