@@ -110,6 +110,7 @@ class DbgApp(App[int]):
         self.mach.verify_states(S.names())
         self.timelines = cfg.view_timelines
         self.want_tail = False
+        self.auto_selected = ""  # the machine a connect selected for the user (handlers.py)
         self.listen_text = cfg.listen_addr or "(not listening)"
         self.server: Any = None
         self.demo: Any = None  # am_dbg.demo.Demo with --demo, started once the server listens
