@@ -40,7 +40,7 @@ from am_dbg.ui.rain import RainView
 from am_dbg.ui.reader import ReaderView
 from am_dbg.ui.states_tree import StatesTree
 from am_dbg.ui.status_bar import SPINNER, StatusBar
-from am_dbg.ui.theme import palette
+from am_dbg.ui.theme import css_variables, palette
 from am_dbg.ui.timeline import Timeline
 from am_dbg.ui.toolbar import TOOLS, Toolbar
 from am_dbg.ui.tx_bar import TxBar
@@ -177,6 +177,9 @@ class DbgApp(App[int]):
         yield self.toolbar
         yield self.status
         yield Footer()
+
+    def get_css_variables(self) -> dict[str, str]:
+        return css_variables(super().get_css_variables(), self.current_theme.dark)
 
     def on_mount(self) -> None:
         self.mach.handlers_bind(self.handlers, id="ui")

@@ -56,14 +56,18 @@ def _add_error(msg: dict[str, Any], exc: Any, tx: Any) -> None:
     if any(str(text).startswith("[error") for _, text in msg.get("log", ())):
         return
     panic = getattr(exc, "panic", None)
-    trace = getattr(exc, "err_trace", "") or "".join(traceback.format_exception(err))
+    trace = getattr(exc, "err_trace", "")
+    if not trace and err.__traceback__ is not None:  # raised (a handler), not just created
+        trace = "".join(traceback.format_exception(err))
     if panic is not None:
         ptx = getattr(panic, "transition", None)
         typ = ("add", "remove", "set", "eval")[ptx.mutation.type] if ptx is not None else "add"
         line = f"[error:{typ}] {' '.join(panic.called_states)} ({err})"
     else:
         line = f"[error] {err}"
-    msg.setdefault("log", []).append([_CHANGES, line + "\n" + trace.rstrip("\n")])
+    if trace:
+        line += "\n" + trace.rstrip("\n")
+    msg.setdefault("log", []).append([_CHANGES, line])
 
 
 def _names(val: Any) -> tuple[str, ...]:
