@@ -415,7 +415,8 @@ _FULL_FLAGS = ("steps", "can", "graph", "queued", "args")
 def connect_env(mach: Any, env: dict[str, str] | None = None) -> DbgTracer | None:
     """`connect` configured like Go's debug-from-env helper (spec/debugger.md §3.1).
 
-    ``AM_DBG_ADDR`` (``"1"`` = ``localhost:6831``; empty = no telemetry), ``AM_LOG`` (level 0-5),
+    ``AM_DBG_ADDR`` (``"1"`` = ``localhost:6831``; empty = no telemetry), ``AM_LOG`` (level 0-5,
+    printed; unset: `connect`'s default, level 2 for the debugger only),
     ``AM_LOG_FULL=1`` (steps, checks, graph, queued, args) or the selective ``AM_LOG_STEPS``,
     ``AM_LOG_CHECKS``, ``AM_LOG_GRAPH``, ``AM_LOG_QUEUED``, ``AM_LOG_ARGS``; ``AM_HEALTHCHECK=1``
     (``Healthcheck`` every 30 s, when the schema has it); ``AM_DBG_TRACE=1``
