@@ -497,7 +497,7 @@ def human_time(d: dict[str, Any], recv_ns: int) -> int:
 def receive_times(ds: list[dict[str, Any]] | list[TxCore], now_ns: int) -> list[int]:
     """Each message's receive time: its own `time` (forwarded, loaded), else `now_ns`."""
     if ds and type(ds[0]) is TxCore:
-        return _receive_times([*map(_TIME, ds)], now_ns)  # type: ignore[arg-type]
+        return _receive_times([*map(_TIME, ds)], now_ns)
     return _receive_times([*map(_GET, ds, repeat("time"))], now_ns)
 
 
