@@ -55,8 +55,12 @@ def summarize(path: str) -> tuple[dict[str, Any], list[str]]:
     return {"file": path, "format": got.format, "machines": machines}, got.warnings
 
 
-def print_summary(cfg: Config, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Print the summary of `cfg.import_data`; 0 on success (even if damaged), 1 if unreadable."""
+def print_summary(
+    cfg: Config, out: TextIO | None = None, err: TextIO | None = None, name: str = ""
+) -> int:
+    """Print the summary of `cfg.import_data`; 0 on success (even if damaged), 1 if unreadable.
+
+    `name`: what the JSON calls the file (the URL a download came from), default its path."""
     out = out or sys.stdout
     err = err or sys.stderr
     if not cfg.import_data:
@@ -69,6 +73,8 @@ def print_summary(cfg: Config, out: TextIO | None = None, err: TextIO | None = N
         return 1
     for w in warnings:
         print(f"am-dbg: warning: {w}", file=err)
+    if name:
+        summary["file"] = name
     out.write(json.dumps(summary) + "\n")
     out.flush()
     return 0
