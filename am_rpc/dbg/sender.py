@@ -42,7 +42,7 @@ def _shrunk(msg: dict[str, Any], size: int) -> bytes:
     return pack(small)
 
 
-def _add_error(msg: dict[str, Any], exc: Any, tx: Any) -> None:
+def add_error_details(msg: dict[str, Any], exc: Any, tx: Any) -> None:
     """The error of an Exception tx, always visible in am-dbg (docs/protocol.md "Errors").
 
     Its text goes into the args (``err``), and, unless the machine logged it already (a handler
@@ -251,7 +251,7 @@ class DbgTracer:
             if args:
                 msg["args"] = args
             if _EXCEPTION in mut.called and mut.args and _ARG_EXCEPTION in mut.args:
-                _add_error(msg, mut.args[_ARG_EXCEPTION], tx)
+                add_error_details(msg, mut.args[_ARG_EXCEPTION], tx)
             packed = pack(msg)
             if len(packed) > MAX_TX_BYTES:
                 packed = _shrunk(msg, len(packed))
