@@ -6,6 +6,7 @@ import threading
 
 from am_core import Machine, State
 from am_dbg.server import IngestServer
+from am_dbg.states import DbgStates as S
 from am_dbg.ui.app import DbgApp
 from am_rpc import Client, Mux
 from am_rpc.dbg import connect
@@ -51,5 +52,10 @@ async def test_rpc_filter_hides_rc_rm_rs_machines_streamed_live(server: IngestSe
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         await wait_for(lambda: [m for m, _ in app.client_list.order] == ["src"], "only src listed")
+        # the toolbar's `rpc` toggle shows them again, and hides them once more
+        app.mach.add1(S.ToggleTool, {"tool": "rpc"})
+        await wait_for(lambda: len(app.client_list.order) == 3, "all 3 listed")
+        app.mach.add1(S.ToggleTool, {"tool": "rpc"})
+        await wait_for(lambda: len(app.client_list.order) == 1, "rpc machines hidden again")
     for tr in tracers:
         tr.close()
