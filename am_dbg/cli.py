@@ -28,10 +28,23 @@ def main(argv: list[str] | None = None) -> int:
     if version:
         print(f"am-dbg {__version__}")
         return 0
+    url = ""
+    if cfg.import_data.startswith(("http://", "https://")):
+        url = cfg.import_data
+        from am_dbg.recordings import RecordingError
+        from am_dbg.recordings.download import download
+
+        print(f"Downloading {cfg.import_data} ...", file=sys.stderr, flush=True)
+        try:
+            local = download(cfg.import_data)
+        except RecordingError as err:
+            print(f"am-dbg: {err}", file=sys.stderr)
+            return 1
+        cfg = dataclasses.replace(cfg, import_data=str(local))
     if cfg.print_summary:
         from am_dbg.summary import print_summary
 
-        return print_summary(cfg)
+        return print_summary(cfg, name=url)
     if cfg.headless:
         from am_dbg.headless import run_headless
 

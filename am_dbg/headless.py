@@ -32,11 +32,9 @@ def _err(msg: str) -> None:
 
 
 def _summary(session: Session) -> None:
-    txs = sum(len(m) for m in session.machines.values())
-    mem = session.stored_bytes // 2**20
-    print(f"Clients: {len(session.machines)}", file=sys.stderr)
-    print(f"Transitions: {txs}", file=sys.stderr)
-    print(f"Memory: {mem}mb", file=sys.stderr, flush=True)
+    from am_dbg.summary import exit_lines
+
+    print("\n".join(exit_lines(session)), file=sys.stderr, flush=True)
 
 
 def _import(cfg: Config, session: Session) -> bool:
@@ -62,6 +60,14 @@ def run_headless(cfg: Config) -> int:
         _err("--export-data needs -i/--import-data in headless mode")
         return 2
     if cfg.import_data and cfg.export_data:
+        from am_dbg.recordings.errors import RecordingError
+        from am_dbg.recordings.io import refuse_foreign_name
+
+        try:
+            refuse_foreign_name(cfg.export_data)  # before a long import, not after
+        except RecordingError as err:
+            _err(str(err))
+            return 2
         return _convert(cfg)
     try:
         return asyncio.run(_serve(cfg))
@@ -105,7 +111,7 @@ async def _serve(cfg: Config) -> int:
     demo: Any = None
     try:
         if cfg.fwd_data:
-            forwarder = Forwarder(cfg.fwd_data)
+            forwarder = Forwarder(cfg.fwd_data, on_note=_err)
             try:
                 await forwarder.start()
             except ForwardError as err:

@@ -1,4 +1,5 @@
-"""`am-dbg -i FILE --print-summary`: what a recording holds, as one JSON object on stdout.
+"""`am-dbg -i FILE --print-summary`: what a recording holds, as one JSON object on stdout; and
+the three lines both modes print on exit (`exit_lines`), counted the same way.
 
 The shape is design.md §4's (machines sorted by id; `transitions` excludes queued-mutation
 messages, counted in `queued`, which is null when the file cannot tell). Everything else goes to
@@ -17,8 +18,18 @@ from am_dbg.recordings import RecordingError, load
 
 if TYPE_CHECKING:
     from am_dbg.config import Config
+    from am_dbg.model.session import Session
 
-__all__ = ["print_summary", "summarize"]
+__all__ = ["exit_lines", "print_summary", "summarize"]
+
+
+def exit_lines(session: Session) -> list[str]:
+    """`Clients: N`, `Transitions: N`, `Memory: Nmb` (spec/debugger.md §6), printed on exit by
+    the UI and the headless mode. Transitions exclude queued-mutation messages, as
+    `--print-summary` counts them; memory is the estimated size of the stored history."""
+    txs = sum(len(h) - h.n_queued() for h in session.machines.values())
+    mem = session.stored_bytes // 2**20
+    return [f"Clients: {len(session.machines)}", f"Transitions: {txs}", f"Memory: {mem}mb"]
 
 
 def summarize(path: str) -> tuple[dict[str, Any], list[str]]:
@@ -44,8 +55,12 @@ def summarize(path: str) -> tuple[dict[str, Any], list[str]]:
     return {"file": path, "format": got.format, "machines": machines}, got.warnings
 
 
-def print_summary(cfg: Config, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Print the summary of `cfg.import_data`; 0 on success (even if damaged), 1 if unreadable."""
+def print_summary(
+    cfg: Config, out: TextIO | None = None, err: TextIO | None = None, name: str = ""
+) -> int:
+    """Print the summary of `cfg.import_data`; 0 on success (even if damaged), 1 if unreadable.
+
+    `name`: what the JSON calls the file (the URL a download came from), default its path."""
     out = out or sys.stdout
     err = err or sys.stderr
     if not cfg.import_data:
@@ -58,6 +73,8 @@ def print_summary(cfg: Config, out: TextIO | None = None, err: TextIO | None = N
         return 1
     for w in warnings:
         print(f"am-dbg: warning: {w}", file=err)
+    if name:
+        summary["file"] = name
     out.write(json.dumps(summary) + "\n")
     out.flush()
     return 0

@@ -140,7 +140,7 @@ class Client(LoopOwner):
         self.addr = addr
         self.opts = opts or ClientOpts()
         self.name = id or secrets.token_hex(3)
-        self.client_mach = new_machine(CLIENT_SCHEMA, f"rc-{self.name}")
+        self.client_mach = new_machine(CLIENT_SCHEMA, f"rc-{self.name}", tags=("rpc-client",))
         self.client_mach.handlers_bind(_ClientHandlers(self))
         self.mach = NetMachine(
             f"rnm-{self.name}", remote=self, schema=schema, parent_id=self.client_mach.id

@@ -65,7 +65,7 @@ class Mux(LoopOwner):
         self.name = name or source.id
         self.opts = opts or ServerOpts()
         self.max_clients = max_clients
-        self.mach = new_machine(MUX_SCHEMA, f"rm-{self.name}")
+        self.mach = new_machine(MUX_SCHEMA, f"rm-{self.name}", tags=("rpc-mux",))
         self.servers: list[Server] = []
         self.addr = ""
         self.loop: asyncio.AbstractEventLoop | None = None

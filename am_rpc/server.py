@@ -94,10 +94,13 @@ class ServerOpts:
     for a local source without handlers, whose mutations cannot block."""
 
 
-def new_machine(schema: Schema, id: str, parent_id: str = "") -> Machine:
+def new_machine(
+    schema: Schema, id: str, parent_id: str = "", tags: tuple[str, ...] = ()
+) -> Machine:
+    """One of aRPC's own machines; ``tags`` (``rpc-server`` ...) let the debugger filter them."""
     from am_core import Machine
 
-    mach = Machine(schema, id=id, parent_id=parent_id)
+    mach = Machine(schema, id=id, parent_id=parent_id, tags=tags)
     mach.verify_states(names(schema))
     return mach
 
@@ -192,7 +195,7 @@ class Server:
         self.opts = opts or ServerOpts()
         self.throttle = throttle
         self.peer_host = peer_host
-        self.mach = new_machine(SERVER_SCHEMA, f"rs-{name}", parent_id)
+        self.mach = new_machine(SERVER_SCHEMA, f"rs-{name}", parent_id, ("rpc-server",))
         self.peer: Peer | None = None
         self.client_id = ""
         self.pushes = 0

@@ -40,6 +40,8 @@ __all__ = [
     "decode_run",
     "derive",
     "derive_many",
+    "human_time",
+    "receive_times",
     "unpack_tx",
 ]
 
@@ -449,7 +451,7 @@ def _columns(
         ends = chain(froms, tos)
         if not _all_of(int, ends, 2 * len(froms)) or min(min(froms), min(tos)) < -1:
             return None  # other negatives are left out of touched by derive()
-    times = _receive_times([*map(_GET, ds, repeat("time"))], now_ns)
+    times = _human_times([*map(_GET, ds, repeat("st"))], [*map(_GET, ds, repeat("time"))], now_ns)
     return _Columns(
         ids,
         times,
@@ -477,8 +479,31 @@ def _receive_times(times: list[Any], now_ns: int) -> list[int]:
     return [t if type(t) is int and t > 0 else now_ns for t in times]
 
 
+def _human_times(sts: list[Any], times: list[Any], now_ns: int) -> list[int]:
+    """The time a transition is shown and travelled at: the sender's own (`st`) when the message
+    has one, else its receive time (docs/protocol.md "Sender time")."""
+    recv = _receive_times(times, now_ns)
+    if sts.count(None) == len(sts):
+        return recv
+    return [s if type(s) is int and s > 0 else r for s, r in zip(sts, recv, strict=True)]
+
+
+def human_time(d: dict[str, Any], recv_ns: int) -> int:
+    """`_human_times` of one wire map received at `recv_ns`."""
+    st = d.get("st")
+    return st if type(st) is int and st > 0 else recv_ns
+
+
+def receive_times(ds: list[dict[str, Any]] | list[TxCore], now_ns: int) -> list[int]:
+    """Each message's receive time: its own `time` (forwarded, loaded), else `now_ns`."""
+    if ds and type(ds[0]) is TxCore:
+        return _receive_times([*map(_TIME, ds)], now_ns)
+    return _receive_times([*map(_GET, ds, repeat("time"))], now_ns)
+
+
 # TxCore fields
 _C, _ID, _TIME, _S, _STEPS = map(attrgetter, ("c", "id", "time", "s", "steps"))
+_ST = attrgetter("st")
 _T, _QT, _MQT, _MQK = map(attrgetter, ("t", "qt", "mqt", "mqk"))
 _ACC, _AUTO, _CHK, _QD = map(attrgetter, ("acc", "auto", "chk", "qd"))
 
@@ -505,7 +530,7 @@ def _core_columns(txs: list[TxCore], prev_clocks: tuple[int, ...], now_ns: int) 
     flat_steps = [*chain.from_iterable(steps)]
     return _Columns(
         [*map(_ID, txs)],
-        _receive_times([*map(_TIME, txs)], now_ns),
+        _human_times([*map(_ST, txs)], [*map(_TIME, txs)], now_ns),
         cs,
         [*map(_S, txs)],
         steps,
@@ -536,7 +561,7 @@ def check_many(
         cs = [*map(_C, txs)]
         if _widths_ok(cs, prev_clocks) is None:
             return None
-        times = _receive_times([*map(_TIME, txs)], now_ns)
+        times = _human_times([*map(_ST, txs)], [*map(_TIME, txs)], now_ns)
         return Checked([*map(_ID, txs)], times, tuple(cs[-1]), max(times))
     col = _columns(ds, prev_clocks, now_ns)  # type: ignore[arg-type]
     if col is None:

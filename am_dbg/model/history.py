@@ -37,6 +37,8 @@ from am_dbg.model.derive import (
     decode_run,
     derive,
     derive_many,
+    human_time,
+    receive_times,
     unpack_tx,
 )
 from am_dbg.model.exec_index import ExecIndex
@@ -121,7 +123,10 @@ class MachineHistory:
         # full collection walk them all (~0.5 s pauses). `info()` wraps on read.
         # `_PENDING`: a message of a pending run (derived on the first read, see `_pending`)
         self._infos: list[tuple[Any, ...]] = []
-        self._times = array("q")  # receive time of every message (what TxInfo.time_ns says)
+        # human time of every message (what TxInfo.time_ns says): the sender's own when it sent
+        # one, else the receive time (docs/protocol.md "Sender time"); the receive time beside it
+        self._times = array("q")
+        self._recv = array("q")
         self._pending: list[_Pending] = []
         # True until the first read: runs are only checked at ingest (or some are pending)
         self._lazy = True
@@ -174,11 +179,16 @@ class MachineHistory:
 
         `time_ns` is used when the message carries no receive time. Raises `MessageError`.
         """
-        t = d.get("time")
-        if type(t) is not int or t <= 0:
-            t = time_ns
+        recv = d.get("time")
+        if type(recv) is not int or recv <= 0:
+            recv = time_ns
         info, clocks = derive(
-            d, self._prev_clocks, self.newest_time_sum, self._facts, t, self._intern
+            d,
+            self._prev_clocks,
+            self.newest_time_sum,
+            self._facts,
+            human_time(d, recv),
+            self._intern,
         )
         if not len(self._infos) & 1023:
             self._intern.check()
@@ -187,6 +197,7 @@ class MachineHistory:
         pos = self._base + len(self._infos)
         self._infos.append(tuple(info))
         self._times.append(info.time_ns)
+        self._recv.append(recv)
         self._raw.append(raw)
         self._raw_bytes += len(raw)
         self._ids[info.id] = pos
@@ -223,6 +234,7 @@ class MachineHistory:
                 self._add_pending(pos, n, time_ns)
                 self._infos += [_PENDING] * n
                 self._times.extend(chk.times)
+                self._recv.extend(receive_times(ds, time_ns))
                 self._raw += raws
                 self._raw_bytes += sum(map(len, raws))
                 self._ids.update(zip(chk.ids, range(pos, pos + n), strict=True))
@@ -241,6 +253,7 @@ class MachineHistory:
                 pos = self._base + start
                 self._infos += got.infos
                 self._times.extend(got.times)
+                self._recv.extend(receive_times(ds, time_ns))
                 self._raw += raws
                 self._raw_bytes += sum(map(len, raws))
                 self._ids.update(zip(got.ids, range(pos, pos + n), strict=True))
@@ -293,8 +306,18 @@ class MachineHistory:
         return self._raw[start:end]
 
     def time_ns(self, i: int) -> int:
-        """Receive time of transition `i` (= `info(i).time_ns`, without deriving anything)."""
+        """Human time of transition `i` (= `info(i).time_ns`, without deriving anything): the
+        sender's own time when the message carries one, else the receive time."""
         return self._times[i]
+
+    def n_queued(self) -> int:
+        """How many stored messages are queued mutations, not transitions (derives them)."""
+        self._view()
+        return sum(1 for r in self._infos if r[_QUEUED])
+
+    def recv_time_ns(self, i: int) -> int:
+        """When the debugger received transition `i` (what recordings store)."""
+        return self._recv[i]
 
     def derive_now(self) -> None:
         """Derive what is pending now, as the first read would (e.g. before a UI's first frame)."""
@@ -354,6 +377,7 @@ class MachineHistory:
         self._raw_bytes -= sum(len(r) for r in self._raw[:n])
         del self._infos[:n]
         del self._times[:n]
+        del self._recv[:n]
         del self._raw[:n]
         self._base += n
         self._errors = [e - n for e in self._errors if e >= n]
@@ -432,7 +456,7 @@ class MachineHistory:
             self._cache.move_to_end(pos)
             return msg
         d = unpack_tx(self._raw[i])
-        d["time"] = self._times[i]
+        d["time"] = self._recv[i]
         msg = decode(d)
         self._cache[pos] = msg
         if len(self._cache) > _CACHE_SIZE:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from itertools import compress, repeat
 from operator import or_
 
-from am_dbg.model.history import MachineHistory
+from am_dbg.model.history import MachineHistory, TxInfo
 from am_dbg.model.session import Session
 from am_dbg.model.urls import MachUrl
 from am_rpc.dbg.protocol import LogEntry
@@ -199,6 +199,15 @@ class _MachCache:
     first: str  # id of transition 0 (a GC drop from the front invalidates the checkpoints)
     checkpoints: list[tuple[OpenEntry, ...]] = field(default_factory=lambda: [()])
     last: tuple[int, tuple[OpenEntry, ...]] = (-1, ())
+
+
+def _not_executed(hist: MachineHistory, info: TxInfo) -> str:
+    """Why a queued message has no executing transition: still waiting in the queue (the
+    machine's queue has not reached its tick), or skipped (the queue moved past it)."""
+    newest = hist.info(len(hist) - 1).queue_tick
+    if info.mut_queue_tick and newest > info.mut_queue_tick:
+        return f"not executed: the queue passed q{info.mut_queue_tick} (canceled or dropped)"
+    return "pending: not executed yet"
 
 
 class Reader:
@@ -414,7 +423,7 @@ class Reader:
                     ReaderNode(f"executed at t{ei.time_sum}", MachUrl(mach_id=mid, tx_id=ei.id))
                 )
             else:
-                nodes.append(ReaderNode("executed at ???"))
+                nodes.append(ReaderNode(_not_executed(hist, info)))
             nodes.append(ReaderNode(f"queued at t{info.time_sum}"))
             nodes.append(ReaderNode(f"queued for q{info.mut_queue_tick}"))
         else:

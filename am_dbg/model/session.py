@@ -287,13 +287,13 @@ class Session:
             if h.conn_id != conn_id or h.from_file:
                 out.conn_mismatch += 1
                 return
-            info = h.append_wire(d, raw, now_ns)
+            h.append_wire(d, raw, now_ns)
         except MessageError as err:
             _invalid(out, conn_id, err, 1)
             return
         out.added[h.id] = out.added.get(h.id, 0) + 1
         if self.recorder is not None:
-            self.recorder.write_tx(conn_id, raw, info.time_ns)
+            self.recorder.write_tx(conn_id, raw, h.recv_time_ns(-1))
 
     def _decode_each(
         self, conns: Sequence[str], items: Sequence[TxMsg | bytes], out: BatchOutcome
@@ -346,7 +346,7 @@ class Session:
             out.added[mid] = out.added.get(mid, 0) + n
             if rec is not None:
                 for i, raw in enumerate(raws, start):
-                    rec.write_tx(conn_id, raw, h.time_ns(i))
+                    rec.write_tx(conn_id, raw, h.recv_time_ns(i))
             return
         i = start
         for raw, err in zip(raws, res, strict=True):
@@ -355,7 +355,7 @@ class Session:
                 continue
             out.added[mid] = out.added.get(mid, 0) + 1
             if rec is not None:
-                rec.write_tx(conn_id, raw, h.time_ns(i))
+                rec.write_tx(conn_id, raw, h.recv_time_ns(i))
             i += 1
 
     def load(self, machines: Iterable[tuple[SchemaMsg, Iterable[TxMsg | bytes]]]) -> list[str]:

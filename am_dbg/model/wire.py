@@ -44,6 +44,7 @@ class TxCore(msgspec.Struct, gc=False):
     chk: bool = False
     qd: bool = False
     time: int | None = None
+    st: int | None = None  # the sender's own time (docs/protocol.md "Sender time")
 
 
 _DECODE = msgspec.msgpack.Decoder(TxCore).decode

@@ -17,7 +17,7 @@ from am_rpc.dbg.protocol import SchemaMsg, TxMsg
 if TYPE_CHECKING:
     from am_dbg.model.session import Session
 
-__all__ = ["GOB_FORMAT", "LoadResult", "export", "load", "probe"]
+__all__ = ["GOB_FORMAT", "LoadResult", "export", "load", "probe", "refuse_foreign_name"]
 
 GOB_FORMAT = "gob/go-am-dbg"
 
@@ -119,6 +119,21 @@ def probe(path: str | PathLike[str]) -> None:
         raise _unknown(name, err) from None
 
 
+_GO_SUFFIXES = (".gob.br", ".gob", ".br")
+
+
+def refuse_foreign_name(path: str | PathLike[str]) -> None:
+    """Export writes `.amdbg` only: a Go dump's name (`.gob.br`) would mislabel the file."""
+    name = str(path)
+    for suffix in _GO_SUFFIXES:
+        if name.endswith(suffix):
+            stem = name[: -len(suffix)]
+            raise RecordingError(
+                f"cannot export to {name!r}: am-dbg writes .amdbg recordings, not Go {suffix} "
+                f"dumps; use a name like {stem + '.amdbg'!r}"
+            )
+
+
 def export(
     session: Session,
     path: str | PathLike[str],
@@ -132,6 +147,7 @@ def export(
     that order; default every machine). Written to a temporary file renamed into place, so a
     failed export never leaves half a file. Raises `RecordingError` (with no machines, on I/O).
     """
+    refuse_foreign_name(path)
     ids = list(session.machines) if machine_ids is None else list(machine_ids)
     machs = [session.machines[i] for i in ids if i in session.machines]
     if not machs:
@@ -156,7 +172,7 @@ def export(
             w.write_connect(h.conn_id, h.id, first)
             w.write_schema(h.schema, h.conn_id, first)
             for i in rng:
-                w.write_tx(h.conn_id, h.raw(i), h.time_ns(i))
+                w.write_tx(h.conn_id, h.raw(i), h.recv_time_ns(i))
                 written += 1
             if not h.connected:
                 last = h.time_ns(-1) if len(h) else now

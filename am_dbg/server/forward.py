@@ -5,6 +5,11 @@ groups and validates per connection exactly as this instance does; chains work b
 forwards onwards. Unlike Go, disconnects are forwarded too (a ``disc`` frame), so a dashboard
 greys out a machine when its program ends. A target that cannot keep up loses frames (counted and
 logged) instead of growing this instance's memory.
+
+A target that is not up yet is dialled again with a backoff (50 ms doubling to 2 s) and every
+frame waits for it in a bounded buffer, so it gets the schemas first; each wait and each
+connection is announced through `on_note` (stderr before the UI, a toast in it, a log line
+headless). A target that goes away later is logged and not dialled again.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Callable
 
 from am_rpc.codec import encode_frame, encode_preamble, pack
 from am_rpc.dbg.addr import split_addr
@@ -23,6 +29,7 @@ __all__ = ["ForwardError", "Forwarder"]
 log = logging.getLogger("am_dbg.server")
 
 _MAX_BUFFER = 64 * 1024 * 1024
+_BACKOFF_MIN, _BACKOFF_MAX = 0.05, 2.0
 
 
 class ForwardError(OSError):
@@ -45,32 +52,82 @@ class _Drain(asyncio.Protocol):
         self.lost = True
 
 
+class _Waiting:
+    """Frames for a target that is not connected yet (bounded like a write buffer)."""
+
+    def __init__(self) -> None:
+        self.frames: list[bytes] = []
+        self.size = 0
+
+
 class Forwarder:
     """Connections to every ``--fwd-data`` target."""
 
-    def __init__(self, addrs: tuple[str, ...] | list[str]) -> None:
+    def __init__(
+        self, addrs: tuple[str, ...] | list[str], on_note: Callable[[str], None] | None = None
+    ) -> None:
         self.addrs = tuple(addrs)
         self._targets: list[tuple[asyncio.Transport, _Drain]] = []
+        self._waiting: dict[str, _Waiting] = {}
+        self._dialers: list[asyncio.Task[None]] = []
         self.lost_frames = 0
+        self.on_note = on_note or log.warning
 
     async def start(self) -> None:
-        """Dial every target; raise :class:`ForwardError` naming the first one unreachable."""
-        loop = asyncio.get_running_loop()
+        """Dial every target once; one that is not up yet is dialled again in the background.
+
+        Raises :class:`ForwardError` only for an address that cannot be valid.
+        """
         for addr in self.addrs:
             try:
                 host, port = split_addr(addr)
-                transport, proto = await loop.create_connection(
-                    functools.partial(_Drain, addr), host, port
-                )
-            except (OSError, ValueError) as err:
+            except ValueError as err:
                 self.close()
                 raise ForwardError(f"cannot forward to {addr}: {err}") from None
-            assert isinstance(transport, asyncio.Transport)
-            transport.write(encode_preamble(magic=MAGIC))
-            self._targets.append((transport, proto))
+            try:
+                await self._dial(addr, host, port)
+            except OSError as err:
+                self.on_note(
+                    f"forward target {addr} is not up yet ({err.strerror or err}); "
+                    "retrying with backoff, frames wait for it"
+                )
+                self._waiting[addr] = _Waiting()
+                task = asyncio.get_running_loop().create_task(self._redial(addr, host, port))
+                self._dialers.append(task)
+
+    async def _dial(self, addr: str, host: str, port: int) -> None:
+        loop = asyncio.get_running_loop()
+        transport, proto = await loop.create_connection(functools.partial(_Drain, addr), host, port)
+        assert isinstance(transport, asyncio.Transport)
+        transport.write(encode_preamble(magic=MAGIC))
+        waiting = self._waiting.pop(addr, None)
+        if waiting is not None:
+            for frame in waiting.frames:
+                transport.write(frame)
+        self._targets.append((transport, proto))
+
+    async def _redial(self, addr: str, host: str, port: int) -> None:
+        delay = _BACKOFF_MIN
+        attempts = 1
+        while True:
+            await asyncio.sleep(delay)
+            attempts += 1
+            try:
+                await self._dial(addr, host, port)
+            except OSError:
+                delay = min(delay * 2, _BACKOFF_MAX)
+                continue
+            self.on_note(f"forwarding to {addr} (connected after {attempts} attempts)")
+            return
 
     def _send(self, obj: dict[str, object]) -> None:
         frame = encode_frame(obj)
+        for waiting in self._waiting.values():
+            if waiting.size + len(frame) > _MAX_BUFFER:
+                self.lost_frames += 1
+                continue
+            waiting.frames.append(frame)
+            waiting.size += len(frame)
         for transport, proto in self._targets:
             if proto.lost:
                 continue
@@ -90,6 +147,10 @@ class Forwarder:
         self._send({"k": KIND_DISC, "conn": conn_id})
 
     def close(self) -> None:
+        for task in self._dialers:
+            task.cancel()
+        self._dialers.clear()
+        self._waiting.clear()
         for transport, proto in self._targets:
             proto.lost = True
             transport.close()

@@ -40,7 +40,7 @@ from am_dbg.ui.rain import RainView
 from am_dbg.ui.reader import ReaderView
 from am_dbg.ui.states_tree import StatesTree
 from am_dbg.ui.status_bar import SPINNER, StatusBar
-from am_dbg.ui.theme import palette
+from am_dbg.ui.theme import css_variables, palette
 from am_dbg.ui.timeline import Timeline
 from am_dbg.ui.toolbar import TOOLS, Toolbar
 from am_dbg.ui.tx_bar import TxBar
@@ -110,6 +110,7 @@ class DbgApp(App[int]):
         self.mach.verify_states(S.names())
         self.timelines = cfg.view_timelines
         self.want_tail = False
+        self.auto_selected = ""  # the machine a connect selected for the user (handlers.py)
         self.listen_text = cfg.listen_addr or "(not listening)"
         self.server: Any = None
         self.demo: Any = None  # am_dbg.demo.Demo with --demo, started once the server listens
@@ -176,6 +177,9 @@ class DbgApp(App[int]):
         yield self.toolbar
         yield self.status
         yield Footer()
+
+    def get_css_variables(self) -> dict[str, str]:
+        return css_variables(super().get_css_variables(), self.current_theme.dark)
 
     def on_mount(self) -> None:
         self.mach.handlers_bind(self.handlers, id="ui")
@@ -251,10 +255,22 @@ class DbgApp(App[int]):
                     self.mach.add1(S.SelectingClient, {"id": parsed.mach_id})
                     self.part2.go_to_url(parsed, trim=False)
                     return
+                self.notify_bad_start(url, parsed, target)
             if self.cfg.view_tail:
                 self.want_tail = True
             self.mach.add1(S.SelectingClient, {"id": target})
         self.redraw(clients=True, full=True)
+
+    def notify_bad_start(self, url: str, parsed: Any, shown: str) -> None:
+        """The start address names no known machine: say so, and what is shown instead."""
+        what = f"no machine {parsed.mach_id!r}" if parsed is not None else "not a mach:// address"
+        self.notify(
+            f"{url}: {what}; showing {shown}" if shown else f"{url}: {what}",
+            title="Start address not found",
+            severity="error",
+            timeout=30,
+            markup=False,
+        )
 
     def client_list_order(self) -> list[str]:
         from am_dbg.model.client_order import client_tree

@@ -48,15 +48,15 @@ def client_label(
     more = "+" if n < len(hist) else ""
     status = _status(hist, i)
     text = Text("- " * depth + name.ljust(room) + f" {status:>2}|{n}{more}")
-    if i >= 0 and hist.info(i).is_err:
+    if not hist.connected:  # grey even after an error: red / pink mean "connected" (§4.3)
+        color = pal.grey
+    elif i >= 0 and hist.info(i).is_err:
         color = pal.err
     elif i >= 0 and hist.had_err_since(i):
         color = pal.err_recent
-    elif hist.connected:
-        color = pal.active
     else:
-        color = pal.grey
-    text.stylize(Style(color=color, dim=not hist.connected and color != pal.grey))
+        color = pal.active
+    text.stylize(Style(color=color))
     if selected:
         start = 2 * depth
         text.stylize(Style(bold=True, underline=True), start, start + len(name))

@@ -78,33 +78,71 @@ class DbgHandlers:
     # network ----------------------------------------------------------------------------------------
 
     def ConnectEventState(self, e: Event) -> None:
-        """Schemas arrived (new machines, reconnects, replaced runs)."""
+        """Schemas arrived (new machines, reconnects, replaced runs).
+
+        Like Go (spec/debugger.md §3.5): the first machine is selected in tail mode, and so is
+        a new run of the viewed program (clean-on-connect or a replaced run), even when tail
+        was off; of a program's machines the parent goes first, whatever order they connect in.
+        """
         outcomes = e.args.get("outcomes", ())
         session = self.viewer.session
+        viewed = self.viewer.selected
+        rerun = False
         for out in outcomes:
             for gone in out.removed:
                 self.viewer.remove(gone)
+                rerun = rerun or gone == viewed
             if out.kind == "replaced":
                 self.app.log_view.forget(None)
+                if out.mach_id == viewed:
+                    self.viewer.remove(out.mach_id)  # a new history: a fresh view of it
+                    rerun = True
         if self.viewer.selected and self.viewer.selected not in session.machines:
             self.viewer.selected = ""
         first = not self.viewer.selected
         connected = [h.id for h in session.machines.values() if h.connected]
+        fresh = [o.mach_id for o in outcomes if o.mach_id in session.machines]
         target = ""
-        for out in outcomes:
-            if out.mach_id not in session.machines:
-                continue
-            if (
-                len(session.machines) == 1
-                or (self.app.cfg.select_connected and connected == [out.mach_id])
-                or (first and not target)
-            ):
-                target = out.mach_id
+        if first and fresh:
+            target = min(fresh, key=self._tree_rank)  # the program's root first
+        for mid in fresh:
+            if len(session.machines) == 1 or (self.app.cfg.select_connected and connected == [mid]):
+                target = mid
+        auto = self.app.auto_selected
+        if not target and auto and auto == self.viewer.selected and self.mach.is1(S.TailMode):
+            # the first machine was picked for the user, who did not move since: its parent
+            # connecting a moment later takes over
+            parents = [mid for mid in fresh if self._is_ancestor(mid, auto)]
+            if parents:
+                target = min(parents, key=self._tree_rank)
         if target:
-            if first and self.app.cfg.view_tail and not self.app.cfg.start_url:
+            cfg = self.app.cfg
+            only = len(session.machines) == 1
+            if rerun or (first and (cfg.view_tail or only) and not cfg.start_url):
                 self.app.want_tail = True
-            self.mach.add1(S.SelectingClient, {"id": target})
+            self.mach.add1(S.SelectingClient, {"id": target, "auto": True})
         self.app.redraw(clients=True)
+
+    def _tree_rank(self, mach_id: str) -> tuple[int, int]:
+        """Depth in the machine tree, then arrival order: roots before their children."""
+        machines = self.viewer.session.machines
+        depth, seen, cur = 0, set(), machines[mach_id].parent_id
+        while cur and cur in machines and cur not in seen:
+            seen.add(cur)
+            depth += 1
+            cur = machines[cur].parent_id
+        return depth, list(machines).index(mach_id)
+
+    def _is_ancestor(self, anc: str, mach_id: str) -> bool:
+        machines = self.viewer.session.machines
+        seen: set[str] = set()
+        cur = machines[mach_id].parent_id if mach_id in machines else ""
+        while cur and cur not in seen:
+            if cur == anc:
+                return True
+            seen.add(cur)
+            cur = machines[cur].parent_id if cur in machines else ""
+        return False
 
     def ClientMsgState(self, e: Event) -> None:
         """A batch of transitions was appended to the session: index it, follow it in tail mode."""
@@ -124,6 +162,7 @@ class DbgHandlers:
 
     def SelectingClientState(self, e: Event) -> None:
         mach_id = e.args["id"]
+        self.app.auto_selected = mach_id if e.args.get("auto") else ""
         # Tail and play require ClientSelected, which this transition just removed: the mode the
         # user was in comes back on the new machine (§5.10).
         tx = e.transition()

@@ -129,6 +129,7 @@ class LineList(ScrollView, can_focus=True):
                 text.pad_right(max(0, width + scroll_x - text.cell_len))
                 text.stylize(self.cursor_style, len(text.plain.rstrip()), len(text))
             strip = Strip(list(text.render(self.app.console, end="")), text.cell_len)
+            strip = strip.apply_style(base)  # the theme's background under the text (theme.py)
             self._strips[(row, is_cursor)] = strip
         return strip.crop_extend(scroll_x, scroll_x + width, base).apply_offsets(scroll_x, row)
 

@@ -429,6 +429,6 @@ class LogView(Widget, can_focus=True):
                 text.pad_right(max(0, width - text.cell_len))
                 text.stylize(Style(bgcolor=self.pal.highlight2))
             strip = Strip(list(text.render(self.app.console, end="")), text.cell_len)
-            strip = strip.crop_extend(0, width, base)
+            strip = strip.apply_style(base).crop_extend(0, width, base)  # see theme.py
             self._strips[(y, hl)] = strip
         return strip

@@ -167,4 +167,4 @@ class MatrixView(Widget, can_focus=True):
             return Strip.blank(width, base)
         text = self._lines[y]
         strip = Strip(list(text.render(self.app.console, end="")), text.cell_len)
-        return strip.crop_extend(self.hscroll, self.hscroll + width, base)
+        return strip.apply_style(base).crop_extend(self.hscroll, self.hscroll + width, base)

@@ -252,7 +252,7 @@ class RainView(Widget, can_focus=True):
             c = self.cols.index(self.state_col)
             text.stylize(hl, c, c + 1)
         strip = Strip(list(text.render(self.app.console, end="")), text.cell_len)
-        return strip.crop_extend(0, width, base)
+        return strip.apply_style(base).crop_extend(0, width, base)  # see theme.py
 
     # input ------------------------------------------------------------------------------------------
 

@@ -3,8 +3,8 @@
 Textual draws on stderr, so every line for the user is printed around the app, never during it:
 before — load `-i` and say what a damaged file lost, open `--record` / `--fwd-data`, bind the server
 and print ``listening on HOST:PORT`` (a bind error is one line and exit 2, or offline with `-i`);
-after (quit, SIGINT, SIGTERM) — close the server, forwarder and recording, print ``Clients: N`` and
-``Transitions: N`` like the headless mode.
+after (quit, SIGINT, SIGTERM) — close the server, forwarder and recording, print ``Clients: N``,
+``Transitions: N`` and ``Memory: Nmb`` like the headless mode.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ def _err(msg: str) -> None:
 
 
 def summary_lines(session: Session) -> list[str]:
-    txs = sum(len(h) for h in session.machines.values())
-    return [f"Clients: {len(session.machines)}", f"Transitions: {txs}"]
+    from am_dbg.summary import exit_lines
+
+    return exit_lines(session)
 
 
 def run_ui(cfg: Config) -> int:
@@ -106,7 +107,7 @@ class UiRun:
             for hist in session.machines.values():  # the UI reads every machine on its first
                 hist.derive_now()  # frame: derive here, under "Please wait", not behind it
         if cfg.fwd_data:
-            self.forwarder = Forwarder(cfg.fwd_data)
+            self.forwarder = Forwarder(cfg.fwd_data, on_note=_err)  # a toast once the UI runs
             try:
                 await self.forwarder.start()
             except ForwardError as err:
@@ -132,6 +133,8 @@ class UiRun:
             # hand every batch to the app's own message loop.
             self.server.on_batch = partial(app.call_next, app.on_batch)
             app.attach_server(self.server)
+        if self.forwarder is not None:
+            self.forwarder.on_note = partial(app.call_next, app.notify)
         return None
 
     async def close(self) -> None:

@@ -1,6 +1,11 @@
 """The semantic palette of spec/debugger.md §4.13: widgets ask for a role, never a raw colour.
 
 Colours are hex, not ANSI names: Textual maps ANSI names through its own theme (yellow turns orange).
+
+Two rules keep the light theme readable on a dark terminal: every text cell a widget paints itself
+(`render_line`) gets the widget's own style underneath (`Strip.apply_style(widget.rich_style)`),
+so no cell is left to the terminal's default background (SGR 49); and borders, all drawn with
+`$panel-lighten-2`, get a colour darker than the panels in the light theme (`css_variables`).
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from dataclasses import dataclass
 
 from rich.style import Style
 
-__all__ = ["DARK", "LIGHT", "Palette", "palette"]
+__all__ = ["DARK", "LIGHT", "Palette", "css_variables", "palette"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +80,11 @@ LIGHT = Palette(
 
 def palette(name: str) -> Palette:
     return LIGHT if name == "light" else DARK
+
+
+def css_variables(variables: dict[str, str], dark: bool) -> dict[str, str]:
+    """Textual's theme variables with the border colour (`$panel-lighten-2`, used by every
+    border) darker than the panels in a light theme: Textual's own is near-white on light grey."""
+    if dark or "panel-darken-3" not in variables:
+        return variables
+    return {**variables, "panel-lighten-2": variables["panel-darken-3"]}

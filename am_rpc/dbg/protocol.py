@@ -278,6 +278,11 @@ def _entries(v: Any, key: str, what: str) -> tuple[LogEntry, ...]:
     return tuple(LogEntry.from_wire(e) for e in v)
 
 
+def _sender_time(v: Any) -> int:
+    """`st` is advisory: a wrong value falls back to the receive time instead of refusing."""
+    return v if type(v) is int and v > 0 else 0
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TxMsg:
     """One finished transition, or (``is_queued``) one queued mutation (spec/debugger.md §2.3)."""
@@ -301,8 +306,11 @@ class TxMsg:
     args: dict[str, str] = field(default_factory=dict)
     queue_dump: tuple[str, ...] = ()
     stack_trace: str = ""
-    # Human time in ns since the epoch: stamped by the debugger on receipt (0 until then).
+    # Receive time in ns since the epoch: stamped by the debugger on receipt (0 until then).
     time: int = 0
+    # The sender's own time when it produced the message, ns since the epoch (0: not sent);
+    # the debugger shows and travels by it when present (docs/protocol.md "Sender time").
+    sender_time: int = 0
 
     def to_wire(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -342,6 +350,8 @@ class TxMsg:
             out["trace"] = self.stack_trace
         if self.time:
             out["time"] = self.time
+        if self.sender_time:
+            out["st"] = self.sender_time
         return out
 
     @classmethod
@@ -375,6 +385,7 @@ class TxMsg:
             queue_dump=_strs(d.get("qdump") or (), "qdump", what),
             stack_trace=_opt(d, "trace", str, "", what),
             time=_opt(d, "time", int, 0, what),
+            sender_time=_sender_time(d.get("st")),
         )
 
     # Helpers every consumer needs (spec/debugger.md §2.3).

@@ -15,6 +15,7 @@ import os
 import secrets
 import sys
 import threading
+import time
 import traceback
 from typing import Any
 
@@ -27,6 +28,9 @@ from am_rpc.dbg.protocol import SchemaMsg, StateDef
 __all__ = ["DEFAULT_DBG_ADDR", "MAX_TX_BYTES", "DbgTracer", "connect", "connect_env"]
 
 _EVAL = 3
+_EXCEPTION = "Exception"
+_ARG_EXCEPTION = "_am__Exception"  # am_core.ARG_EXCEPTION
+_CHANGES = 2  # am_core.LogLevel.CHANGES
 MAX_TX_BYTES = 1 << 20
 """A tx message packed larger than this loses its details (steps, logs, args, trace) and says so:
 one giant log line must not produce a frame the debugger refuses on every reconnect."""
@@ -36,6 +40,34 @@ def _shrunk(msg: dict[str, Any], size: int) -> bytes:
     small = {k: v for k, v in msg.items() if k not in ("steps", "log", "pre", "args", "trace")}
     small["pre"] = [[1, f"[dbg:too-big] {size} bytes: steps, log lines and args left out"]]
     return pack(small)
+
+
+def add_error_details(msg: dict[str, Any], exc: Any, tx: Any) -> None:
+    """The error of an Exception tx, always visible in am-dbg (docs/protocol.md "Errors").
+
+    Its text goes into the args (``err``), and, unless the machine logged it already (a handler
+    class inheriting ``ExceptionHandler``), an ``[error:<type>] <called> (<err>)`` line with the
+    traceback goes into the log: a plain handler class would otherwise show a bare ``+Exception``.
+    """
+    err = getattr(exc, "err", None)
+    if err is None:
+        return
+    msg.setdefault("args", {})["err"] = str(err)
+    if any(str(text).startswith("[error") for _, text in msg.get("log", ())):
+        return
+    panic = getattr(exc, "panic", None)
+    trace = getattr(exc, "err_trace", "")
+    if not trace and err.__traceback__ is not None:  # raised (a handler), not just created
+        trace = "".join(traceback.format_exception(err))
+    if panic is not None:
+        ptx = getattr(panic, "transition", None)
+        typ = ("add", "remove", "set", "eval")[ptx.mutation.type] if ptx is not None else "add"
+        line = f"[error:{typ}] {' '.join(panic.called_states)} ({err})"
+    else:
+        line = f"[error] {err}"
+    if trace:
+        line += "\n" + trace.rstrip("\n")
+    msg.setdefault("log", []).append([_CHANGES, line])
 
 
 def _names(val: Any) -> tuple[str, ...]:
@@ -67,7 +99,9 @@ class DbgTracer:
         self._lock = threading.Lock()  # guards the per-tx bookkeeping below
         self._schema = self._build_schema()
         self._idx = {n: i for i, n in enumerate(self._schema.states_index)}
-        self._last_tx_id = ""
+        # queued mutations before the first transition are numbered after this (Go: "semlogger"
+        # once pipes were seeded); never an empty prefix, which made ids like "-0"
+        self._last_tx_id = "init"
         self._last_clocks: list[int] = list(mach.time())
         self._n_queued = 0
         self._closed = False
@@ -88,6 +122,7 @@ class DbgTracer:
         entries = pipes() if callable(pipes) else []
         if not entries:
             return
+        self._last_tx_id = "semlogger"
         msg = {
             "m": self._schema.id,
             "id": "semlogger",
@@ -182,6 +217,7 @@ class DbgTracer:
                 "c": clocks,
                 "t": int(mut.type),
                 "s": [idx.get(s, -1) for s in mut.called],
+                "st": time.time_ns(),
             }
             if not tx.is_accepted:
                 msg["acc"] = False
@@ -214,6 +250,8 @@ class DbgTracer:
             args = self._args(mut.args)
             if args:
                 msg["args"] = args
+            if _EXCEPTION in mut.called and mut.args and _ARG_EXCEPTION in mut.args:
+                add_error_details(msg, mut.args[_ARG_EXCEPTION], tx)
             packed = pack(msg)
             if len(packed) > MAX_TX_BYTES:
                 packed = _shrunk(msg, len(packed))
@@ -240,6 +278,7 @@ class DbgTracer:
                 "t": int(mutation.type),
                 "s": [self._idx.get(s, -1) for s in mutation.called],
                 "qd": True,
+                "st": time.time_ns(),
             }
             qt = machine.queue_tick()
             if qt:
@@ -253,6 +292,10 @@ class DbgTracer:
             args = self._args(mutation.args)
             if args:
                 msg["args"] = args
+            if mutation.args and _ARG_EXCEPTION in mutation.args:
+                exc = getattr(mutation.args[_ARG_EXCEPTION], "err", None)
+                if exc is not None:  # as Go's tracer: the error text is always an arg
+                    msg.setdefault("args", {})["err"] = str(exc)
             if trace:
                 msg["trace"] = trace
             packed = pack(msg)
@@ -325,6 +368,7 @@ def connect(
     checks: bool | None = None,
     stack_traces: bool = False,
     loop: asyncio.AbstractEventLoop | None = None,
+    log_level: int | None = None,
 ) -> DbgTracer:
     """Stream ``mach`` to the am-dbg at ``addr`` (default ``localhost:6831``; ``"1"`` too).
 
@@ -335,6 +379,11 @@ def connect(
     ``outbox_limit`` bounds what waits for the debugger (the oldest is dropped and counted). Returns at once: the connection is made
     (and re-made) in the background and nothing the machine does ever waits for it. Attaching
     twice to the same address returns the existing tracer.
+
+    ``log_level``: the level whose log lines reach the debugger. By default a machine that logs
+    nothing (level 0, printing to stdout) is switched to ``LogLevel.CHANGES`` *without printing*
+    (`set_empty`), so its ``[state]`` and ``[error]`` lines show in am-dbg; a machine whose level
+    or logger the program set keeps them. Pass 0 to send no log lines.
     """
     addr = DEFAULT_DBG_ADDR if addr in (None, "", "1") else addr
     split_addr(addr)  # a clear ValueError now, not in the background
@@ -350,7 +399,12 @@ def connect(
         stack_traces=stack_traces,
         loop=loop,
     )
-    mach.semlogger().enable_steps(True)
+    slog = mach.semlogger()
+    if log_level is not None:
+        slog.set_level(log_level)
+    elif int(slog.level()) == 0 and getattr(slog, "_logger", None) is None:
+        slog.set_empty(_CHANGES)  # docs/protocol.md "Log lines by default"
+    slog.enable_steps(True)
     mach.tracer_bind(tracer)
     return tracer
 
@@ -361,7 +415,8 @@ _FULL_FLAGS = ("steps", "can", "graph", "queued", "args")
 def connect_env(mach: Any, env: dict[str, str] | None = None) -> DbgTracer | None:
     """`connect` configured like Go's debug-from-env helper (spec/debugger.md §3.1).
 
-    ``AM_DBG_ADDR`` (``"1"`` = ``localhost:6831``; empty = no telemetry), ``AM_LOG`` (level 0-5),
+    ``AM_DBG_ADDR`` (``"1"`` = ``localhost:6831``; empty = no telemetry), ``AM_LOG`` (level 0-5,
+    printed; unset: `connect`'s default, level 2 for the debugger only),
     ``AM_LOG_FULL=1`` (steps, checks, graph, queued, args) or the selective ``AM_LOG_STEPS``,
     ``AM_LOG_CHECKS``, ``AM_LOG_GRAPH``, ``AM_LOG_QUEUED``, ``AM_LOG_ARGS``; ``AM_HEALTHCHECK=1``
     (``Healthcheck`` every 30 s, when the schema has it); ``AM_DBG_TRACE=1``
@@ -400,7 +455,8 @@ def connect_env(mach: Any, env: dict[str, str] | None = None) -> DbgTracer | Non
         print(f"am_rpc.dbg: AM_DBG_ADDR: {err}; not streaming {mach.id}", file=sys.stderr)
         return None
     trace = env.get("AM_DBG_TRACE", "") == "1" and env.get("AM_DBG_NO_TRACE", "") != "1"
-    tracer = connect(mach, addr, stack_traces=trace)
+    # AM_LOG given (even 0) is the level; without it connect's default applies
+    tracer = connect(mach, addr, stack_traces=trace, log_level=int(slog.level()) if level else None)
     if env.get("AM_HEALTHCHECK", "") == "1":
         # Healthcheck every 30 s flushes pending pre-log lines to the debugger.
         from am_core.helpers import healthcheck

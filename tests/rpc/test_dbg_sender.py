@@ -76,7 +76,7 @@ async def test_queued_mutations_are_sent_with_last_tx_ids(server: IngestServer) 
     infos = [h.info(i) for i in range(len(h))]
     queued = [i for i in infos if i.is_queued]
     done = [i for i in infos if not i.is_queued]
-    assert queued and done and queued[0].id == "-0"  # nothing finished yet
+    assert queued and done and queued[0].id == "init-0"  # nothing finished yet: never "-0"
     # a queued mutation is named after the last finished tx: "<lastTxId>-<n>"
     busy = h.state_names.index("Busy")
     i = next(i for i, info in enumerate(infos) if info.is_queued and info.called == (busy,))

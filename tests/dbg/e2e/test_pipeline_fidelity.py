@@ -19,11 +19,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from am_core import Event, LogLevel, Machine, Result, State, new_log_args_mapper
+from am_core import ARG_EXCEPTION, Event, LogLevel, Machine, Result, State, new_log_args_mapper
 from am_dbg.model.session import Session
 from am_dbg.recordings import load
 from am_rpc.dbg import connect
 from am_rpc.dbg.protocol import LogEntry, Step, TxMsg
+from am_rpc.dbg.sender import add_error_details
 
 ROOT = Path(__file__).resolve().parents[3]
 MID = "e2e-fidelity"
@@ -67,7 +68,7 @@ class Recorder:
         self.mach = mach
         self.idx = {n: i for i, n in enumerate(mach.state_names())}
         self.msgs: list[dict[str, Any]] = []
-        self.last_id = ""
+        self.last_id = "init"  # docs/protocol.md: queued ids before the first tx
         self.last_clocks: tuple[int, ...] = tuple(mach.time())
         self.n_queued = 0
 
@@ -106,6 +107,13 @@ class Recorder:
                 "names": (list(mut.called), int(mut.type)),  # for the coverage checks below
             }
         )
+        if "Exception" in mut.called and ARG_EXCEPTION in (mut.args or {}):
+            # the sender adds the error text and line (docs/protocol.md "Errors ... by default")
+            want = self.msgs[-1]
+            wire = {"log": [[e.level, e.text] for e in want["log"]], "args": dict(want["args"])}
+            add_error_details(wire, mut.args[ARG_EXCEPTION], tx)
+            want["log"] = tuple(LogEntry(lvl, text) for lvl, text in wire["log"])
+            want["args"] = wire["args"]
         self.last_id, self.last_clocks, self.n_queued = tx.id, tuple(tx.time_after), 0
 
     def mutation_queued(self, machine: Any, mutation: Any) -> None:
@@ -122,6 +130,9 @@ class Recorder:
                 "args": self._args(mutation.args),
             }
         )
+        exc = (mutation.args or {}).get(ARG_EXCEPTION)
+        if exc is not None:
+            self.msgs[-1]["args"] = {**self.msgs[-1]["args"], "err": str(exc.err)}
         self.n_queued += 1
 
 

@@ -133,7 +133,7 @@ def test_sigterm_releases_the_screen_then_prints_the_summary() -> None:
         proc.kill()
     assert proc.returncode == 0, err[-2000:]
     _, after = _before_and_after(err)
-    assert after == ["Clients: 0", "Transitions: 0"]
+    assert after == ["Clients: 0", "Transitions: 0", "Memory: 0mb"]
 
 
 def test_a_bind_error_other_than_port_in_use_is_one_line_and_exit_2(cut_gob: Path) -> None:
