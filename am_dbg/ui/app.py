@@ -351,6 +351,7 @@ class DbgApp(App[int]):
         if self.mach.is1(S.Ready):
             self.mach.add1(S.Resized)
             self.check_narrow()
+            self.redraw()  # the toolbar's *narrow* box, and panes laid out anew
 
     def apply_layout(self) -> None:
         """Show / hide panes for the layout states; only touches what changed (a display or

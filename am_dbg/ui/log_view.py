@@ -76,6 +76,7 @@ class LogView(Widget, can_focus=True):
         self._strips: dict[tuple[int, bool], Strip] = {}  # (frame row, highlighted) -> strip
         self._base_style: Style | None = None
         self._frame_h = 0  # the height the frame was composed for
+        self._repaint_all = False  # the frame was discarded: rows below it still show old lines
         self.border_title = "Log"
 
     # model ------------------------------------------------------------------------------------------
@@ -107,6 +108,10 @@ class LogView(Widget, can_focus=True):
         if not self.user_scrolled:
             self._follow(hl)
         rows = set(self._compose_frame())
+        if self._repaint_all:  # another list (machine, filter, run): every row, not the diff
+            self._repaint_all = False
+            self.refresh()
+            return
         if old_hl != hl:  # the highlight moved: its old and new lines
             rows.update(y for y, (i, _) in enumerate(self._frame) if i in (old_hl, hl))
         if len(rows) * 2 > max(1, self.size.height):  # scrolled: most lines are new
@@ -120,7 +125,11 @@ class LogView(Widget, can_focus=True):
         position in the old one, and the frame holds its rows. Keep the block that was on top where
         the new list still shows it (else the next shown one), and let `_follow` place the cursor."""
         old = self.vis
+        # The old frame's rows are another list's (indices may coincide): forget them, and
+        # repaint every row, else rows below a shorter new frame keep showing the old lines.
         self._frame = []
+        self._strips.clear()
+        self._repaint_all = True
         if (
             old is None
             or new is None
