@@ -14,6 +14,7 @@ from typing import Any
 from textual import events, on
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer
@@ -43,6 +44,7 @@ from am_dbg.ui.status_bar import SPINNER, StatusBar
 from am_dbg.ui.theme import palette
 from am_dbg.ui.timeline import Timeline
 from am_dbg.ui.toolbar import TOOLS, Toolbar
+from am_dbg.ui.trace_overlay import TraceOverlay
 from am_dbg.ui.tx_bar import TxBar
 
 __all__ = ["NARROW_BELOW", "DbgApp", "run_ui"]
@@ -56,6 +58,7 @@ HEARTBEAT = 60.0  # memory GC check (spec §6.4)
 FAST_JUMP = 50
 SPIN_INTERVAL = 0.1
 BUSY_TXS = 20_000  # selecting a machine this long shows the spinner (its first frame is slow)
+_DIALOG_ACTIONS = frozenset({"quit", "focus_next_pane", "focus_prev_pane"})
 _FOCUS_STATES = {
     "clients": S.ClientListFocused,
     "tree": S.TreeFocused,
@@ -656,6 +659,15 @@ class DbgApp(App[int]):
             self.mach.remove1(S.Playing)
 
     # focus ------------------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While a dialog is open, the app's keys (→, Home, End, `.` ... are checked before the
+        focused widget) must not move the cursor behind it: they go to the dialog instead. The
+        stack-trace overlay is closed by moving the cursor (spec §4.12), so it lets them through."""
+        screen = self.screen
+        if isinstance(screen, ModalScreen) and not isinstance(screen, TraceOverlay):
+            return action in _DIALOG_ACTIONS
+        return True
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         state = _FOCUS_STATES.get(event.widget.id or "")
