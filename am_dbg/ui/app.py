@@ -151,6 +151,7 @@ class DbgApp(App[int]):
         self.client_list.hide_rpc = self.viewer.filters.rpc
         self.states_tree = StatesTree(p, id="tree")
         self.log_view = LogView(p, id="log")
+        self.log_view.wrap = cfg.view_log_wrap
         self.tx_bar = TxBar(p, id="tx-bar")
         self.tl_tx = Timeline(p, id="tl-tx")
         self.next_bar = TxBar(p, next_bar=True, id="next-bar")
@@ -689,6 +690,8 @@ class DbgApp(App[int]):
             self.address.move(1)
         elif fid == "matrix":
             self.part2.matrix.scroll_cols(1)
+        elif fid == "log" and self.log_view.scroll_cols(1):
+            pass  # long lines scroll sideways (spec §5.2)
         elif fid == "tl-steps":
             self.mach.add1(S.UserFwdStep)
         else:
@@ -702,6 +705,8 @@ class DbgApp(App[int]):
             self.address.move(-1)
         elif fid == "matrix":
             self.part2.matrix.scroll_cols(-1)
+        elif fid == "log" and self.log_view.scroll_cols(-1):
+            pass
         elif fid == "tl-steps":
             self.mach.add1(S.UserBackStep)
         else:
@@ -843,6 +848,11 @@ class DbgApp(App[int]):
 
     def action_toggle_matrix(self) -> None:
         self.part2.toggle_matrix()
+
+    def action_toggle_wrap(self) -> None:
+        """Wrap long log lines, or cut them at the edge (→ / ← scroll them)."""
+        self.log_view.set_wrap(not self.log_view.wrap)
+        self.redraw(full=True)
 
     def action_toggle_timestamps(self) -> None:
         self.part2.toggle_timestamps()

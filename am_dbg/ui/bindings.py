@@ -51,6 +51,7 @@ BINDINGS: tuple[KeySpec, ...] = (
     KeySpec("f2,alt+m", "cycle_view", "cycle views", footer=True, group="panes"),
     KeySpec("f3,alt+r", "toggle_rain", "rain view", group="panes"),
     KeySpec("f4,alt+o", "toggle_reader", "log reader", group="panes"),
+    KeySpec("f6,alt+w", "toggle_wrap", "wrap log lines", group="panes"),
     KeySpec("ctrl+g", "goto_url", "go to address", group="panes", priority=True),
     KeySpec("alt+c", "copy_url", "copy address", group="panes"),
     KeySpec("ctrl+v", "paste_url", "paste address", group="panes", priority=True),
