@@ -143,8 +143,7 @@ class ClientList(LineList):
         if self.rows:
             self.scroll_to_region_row(self.cursor_row)
 
-    def on_resize(self) -> None:
-        super().on_resize()
+    def on_resize(self) -> None:  # LineList's handler runs too (Textual calls each class's)
         if self.order and self.scrollable_content_region.width > 0:
             self.rebuild()  # names get or give back room for the status and count columns
 
