@@ -113,10 +113,15 @@ class AddressHistory:
         return self.entries[self.pos] if self.entries else None
 
     def push(self, url: MachUrl) -> bool:
-        """Record a cursor change. Only at the newest entry (browsing history does not push), and
-        only when the base differs from the newest. Returns whether an entry was added."""
+        """Record a visit, as a browser does: when the base differs from the current entry's, it
+        becomes the newest entry, and while browsed back the forward entries are dropped first.
+        Landing on the current entry (a history move selects its machine, then its moment) records
+        nothing. Returns whether an entry was added."""
         if self.pos != 0:
-            return False
+            cur = self.entries[self.pos]
+            if cur.base == url.base or url == MachUrl(mach_id=cur.mach_id):
+                return False  # the landing of a history move
+            self.trim()
         if self.entries and self.entries[0].base == url.base:
             self.entries[0] = url  # same place: keep the freshest params
             return False

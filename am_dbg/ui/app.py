@@ -14,6 +14,7 @@ from typing import Any
 from textual import events, on
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer
@@ -43,6 +44,7 @@ from am_dbg.ui.status_bar import SPINNER, StatusBar
 from am_dbg.ui.theme import css_variables, palette
 from am_dbg.ui.timeline import Timeline
 from am_dbg.ui.toolbar import TOOLS, Toolbar
+from am_dbg.ui.trace_overlay import TraceOverlay
 from am_dbg.ui.tx_bar import TxBar
 
 __all__ = ["NARROW_BELOW", "DbgApp", "run_ui"]
@@ -56,6 +58,7 @@ HEARTBEAT = 60.0  # memory GC check (spec §6.4)
 FAST_JUMP = 50
 SPIN_INTERVAL = 0.1
 BUSY_TXS = 20_000  # selecting a machine this long shows the spinner (its first frame is slow)
+_DIALOG_ACTIONS = frozenset({"quit", "focus_next_pane", "focus_prev_pane"})
 _FOCUS_STATES = {
     "clients": S.ClientListFocused,
     "tree": S.TreeFocused,
@@ -149,6 +152,7 @@ class DbgApp(App[int]):
         self.client_list.hide_rpc = self.viewer.filters.rpc
         self.states_tree = StatesTree(p, id="tree")
         self.log_view = LogView(p, id="log")
+        self.log_view.wrap = cfg.view_log_wrap
         self.tx_bar = TxBar(p, id="tx-bar")
         self.tl_tx = Timeline(p, id="tl-tx")
         self.next_bar = TxBar(p, next_bar=True, id="next-bar")
@@ -367,6 +371,7 @@ class DbgApp(App[int]):
         if self.mach.is1(S.Ready):
             self.mach.add1(S.Resized)
             self.check_narrow()
+            self.redraw()  # the toolbar's *narrow* box, and panes laid out anew
 
     def apply_layout(self) -> None:
         """Show / hide panes for the layout states; only touches what changed (a display or
@@ -672,6 +677,15 @@ class DbgApp(App[int]):
 
     # focus ------------------------------------------------------------------------------------------
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While a dialog is open, the app's keys (→, Home, End, `.` ... are checked before the
+        focused widget) must not move the cursor behind it: they go to the dialog instead. The
+        stack-trace overlay is closed by moving the cursor (spec §4.12), so it lets them through."""
+        screen = self.screen
+        if isinstance(screen, ModalScreen) and not isinstance(screen, TraceOverlay):
+            return action in _DIALOG_ACTIONS
+        return True
+
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         state = _FOCUS_STATES.get(event.widget.id or "")
         if state is not None and not self.mach.is1(state):
@@ -692,6 +706,8 @@ class DbgApp(App[int]):
             self.address.move(1)
         elif fid == "matrix":
             self.part2.matrix.scroll_cols(1)
+        elif fid == "log" and self.log_view.scroll_cols(1):
+            pass  # long lines scroll sideways (spec §5.2)
         elif fid == "tl-steps":
             self.mach.add1(S.UserFwdStep)
         else:
@@ -705,6 +721,8 @@ class DbgApp(App[int]):
             self.address.move(-1)
         elif fid == "matrix":
             self.part2.matrix.scroll_cols(-1)
+        elif fid == "log" and self.log_view.scroll_cols(-1):
+            pass
         elif fid == "tl-steps":
             self.mach.add1(S.UserBackStep)
         else:
@@ -846,6 +864,11 @@ class DbgApp(App[int]):
 
     def action_toggle_matrix(self) -> None:
         self.part2.toggle_matrix()
+
+    def action_toggle_wrap(self) -> None:
+        """Wrap long log lines, or cut them at the edge (→ / ← scroll them)."""
+        self.log_view.set_wrap(not self.log_view.wrap)
+        self.redraw(full=True)
 
     def action_toggle_timestamps(self) -> None:
         self.part2.toggle_timestamps()

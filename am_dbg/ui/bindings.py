@@ -21,7 +21,9 @@ class KeySpec:
     description: str  # footer / help text
     footer: bool = False  # shown in the footer (the help screen shows every binding)
     group: str = "time"  # help section: time | view | filters | panes | app
-    priority: bool = False  # checked before the focused widget's own bindings
+    # checked before the focused widget's own bindings; the keys that open a dialog must be, so
+    # that keys typed straight after them reach the dialog, not the pane behind it
+    priority: bool = False
 
 
 BINDINGS: tuple[KeySpec, ...] = (
@@ -49,18 +51,19 @@ BINDINGS: tuple[KeySpec, ...] = (
     KeySpec("f2,alt+m", "cycle_view", "cycle views", footer=True, group="panes"),
     KeySpec("f3,alt+r", "toggle_rain", "rain view", group="panes"),
     KeySpec("f4,alt+o", "toggle_reader", "log reader", group="panes"),
-    KeySpec("ctrl+g", "goto_url", "go to address", group="panes"),
+    KeySpec("f6,alt+w", "toggle_wrap", "wrap log lines", group="panes"),
+    KeySpec("ctrl+g", "goto_url", "go to address", group="panes", priority=True),
     KeySpec("alt+c", "copy_url", "copy address", group="panes"),
-    KeySpec("ctrl+v", "paste_url", "paste address", group="panes"),
+    KeySpec("ctrl+v", "paste_url", "paste address", group="panes", priority=True),
     KeySpec("ctrl+o", "history_back", "address history back", group="panes"),
     KeySpec("ctrl+n", "history_fwd", "address history forward", group="panes"),
     # filters
     KeySpec("0,1,2,3,4,5", "log_level_key", "log level 0-5", group="filters"),
     KeySpec("ctrl+l", "cycle_log_level", "log level", group="filters"),
     # app
-    KeySpec("f5,alt+s", "export", "export", group="app"),
+    KeySpec("f5,alt+s", "export", "export", group="app", priority=True),
     KeySpec("f9,alt+t", "toggle_theme", "dark/light theme", group="app"),
-    KeySpec("question_mark,f1", "help", "help", footer=True, group="app"),
+    KeySpec("question_mark,f1", "help", "help", footer=True, group="app", priority=True),
     KeySpec("ctrl+q", "quit", "quit", footer=True, group="app", priority=True),
 )
 

@@ -76,6 +76,8 @@ class ClientList(LineList):
         self.graph_t = 0  # machine time of every listed machine at the viewed moment (Graph:t)
         self._order_of: dict[str, str] = {}
         self._labels: dict[str, tuple[tuple[object, ...], Text]] = {}
+        self._followed = ""  # the selected machine the cursor last followed
+        self._name_w = 0
         self.border_title = "Machines"
 
     def machine_at(self, row: int) -> str | None:
@@ -99,6 +101,12 @@ class ClientList(LineList):
             self.order = client_tree(shown)
             self._labels = {k: v for k, v in self._labels.items() if k in shown}
         name_w = min(24, max((len(m) + 2 * d for m, d in self.order), default=4))
+        # the status and count columns always show (spec §4.3): names give way in a narrow list
+        count_w = len(str(max((len(machines[m]) for m, _ in self.order), default=0)))
+        room = self.scrollable_content_region.width
+        if room > 0:
+            name_w = max(4, min(name_w, room - len(" ER|+") - count_w))
+        self._name_w = name_w
         rows = []
         total_t = 0
         for mid, depth in self.order:
@@ -113,7 +121,12 @@ class ClientList(LineList):
                 self._labels[mid] = label
             rows.append(label[1])
         cursor = None
-        target = keep if keep in shown else self.viewer.selected
+        selected = self.viewer.selected
+        # a newly selected machine (ctrl+g, ctrl+↑/↓, history, a link) takes the cursor and is
+        # scrolled into view (spec §5.10); otherwise the hovered row keeps it
+        follow = selected != self._followed
+        self._followed = selected
+        target = selected if follow or keep not in shown else keep
         for row, (mid, _) in enumerate(self.order):
             if mid == target:
                 cursor = row
@@ -121,6 +134,18 @@ class ClientList(LineList):
         newest_t = sum(h.newest_time_sum for h in machines.values())
         set_border_title(self, f"Machines:{len(self.order)} T:{newest_t}")
         self.set_rows(rows, cursor)
+        if follow and cursor is not None:
+            self.scroll_to_region_row(cursor)
+            # laid out only later (the first build, a new virtual size): scroll again then
+            self.call_after_refresh(self._show_cursor_row)
+
+    def _show_cursor_row(self) -> None:
+        if self.rows:
+            self.scroll_to_region_row(self.cursor_row)
+
+    def on_resize(self) -> None:  # LineList's handler runs too (Textual calls each class's)
+        if self.order and self.scrollable_content_region.width > 0:
+            self.rebuild()  # names get or give back room for the status and count columns
 
     def on_row_clicked(self, row: int) -> None:
         self.post_message(self.Activated(self, row))

@@ -2,7 +2,8 @@
 
 Base of the client list and the states tree: only the rows on screen are turned into strips, a
 cursor row moves with ↑/↓/PgUp/PgDn (and j/k where letters are not searched), clicks move the cursor,
-and search-as-you-type (spec/debugger.md §5.6) matches a prefix of the row's plain text.
+and search-as-you-type (spec/debugger.md §5.6) matches a prefix of the row's plain text: it starts
+after the cursor row and wraps around, and digits extend a name being typed (`sim-p1`).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-__all__ = ["SEARCH_CHARS", "LineList"]
+__all__ = ["SEARCH_CHARS", "SEARCH_MORE", "LineList"]
 
 SEARCH_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz-_")
+SEARCH_MORE = frozenset("0123456789")  # taken only while a search is being typed
 SEARCH_RESET_S = 1.5
 
 
@@ -212,19 +214,25 @@ class LineList(ScrollView, can_focus=True):
     def on_key(self, event: events.Key) -> None:
         # case-insensitive (§5.6): state names are CamelCase, typed with Shift
         ch = event.character.lower() if event.character else None
-        if ch is None or ch not in SEARCH_CHARS or event.key.startswith(("ctrl+", "alt+")):
+        if ch is None or event.key.startswith(("ctrl+", "alt+")):
             return
         now = time.monotonic()
-        if now - self._search_at > SEARCH_RESET_S:
+        live = bool(self._search) and now - self._search_at <= SEARCH_RESET_S
+        # digits go on a name being typed (`sim-p1`); alone they stay the log level keys
+        if ch not in SEARCH_CHARS and not (live and ch in SEARCH_MORE):
+            return
+        if not live:
             self._search = ""
             self._search_at = now
         self._search += ch
         event.stop()
         event.prevent_default()
-        # search after the current row, downward, without wrap-around; the current row counts when
-        # the buffer grew (typing more letters of the same name keeps the match)
+        # search after the current row, downward, wrapping around to the top; the current row
+        # counts when the buffer grew (typing more letters of the same name keeps the match)
+        n = len(self.rows)
         start = self.cursor_row if len(self._search) > 1 else self.cursor_row + 1
-        for row in range(start, len(self.rows)):
+        for k in range(n):
+            row = (start + k) % n
             if self.searchable(row) and self.search_text(row).startswith(self._search):
                 self.move_to(row)
                 return

@@ -5,6 +5,9 @@ the filtered index plus a line offset inside that transition's block) and, per f
 blocks needed to fill its height (cached per transition). Following the cursor moves the anchor so
 the highlighted block sits a third of the way down; scrolling by hand moves the anchor line by line
 across blocks, however long the history.
+
+Long lines (spec §4.5): cut at the pane's edge and scrolled sideways (→ / ← while the log is
+focused), or wrapped (`--view-log-wrap`, F6 / Alt+W); a wrapped block is cached for one width.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ _PREFIX = re.compile(r"^\[[^\]]*\]")
 _WORD = re.compile(r"([+-]?)([A-Za-z_][A-Za-z0-9_]*)")
 _SEARCH_BACK = 2000  # transitions scanned for the nearest earlier block with lines
 _CACHE = 4000  # formatted transition blocks kept
+HSCROLL_STEP = 8  # columns per → / ←
 
 
 class LogView(Widget, can_focus=True):
@@ -76,6 +80,10 @@ class LogView(Widget, can_focus=True):
         self._strips: dict[tuple[int, bool], Strip] = {}  # (frame row, highlighted) -> strip
         self._base_style: Style | None = None
         self._frame_h = 0  # the height the frame was composed for
+        self._repaint_all = False  # the frame was discarded: rows below it still show old lines
+        self.wrap = False  # long lines wrapped, else cut and scrolled sideways
+        self.hscroll = 0  # columns scrolled to the right (not wrapping)
+        self._wrap_w = 0  # the width the cached blocks were wrapped for
         self.border_title = "Log"
 
     # model ------------------------------------------------------------------------------------------
@@ -107,6 +115,10 @@ class LogView(Widget, can_focus=True):
         if not self.user_scrolled:
             self._follow(hl)
         rows = set(self._compose_frame())
+        if self._repaint_all:  # another list (machine, filter, run): every row, not the diff
+            self._repaint_all = False
+            self.refresh()
+            return
         if old_hl != hl:  # the highlight moved: its old and new lines
             rows.update(y for y, (i, _) in enumerate(self._frame) if i in (old_hl, hl))
         if len(rows) * 2 > max(1, self.size.height):  # scrolled: most lines are new
@@ -120,7 +132,11 @@ class LogView(Widget, can_focus=True):
         position in the old one, and the frame holds its rows. Keep the block that was on top where
         the new list still shows it (else the next shown one), and let `_follow` place the cursor."""
         old = self.vis
+        # The old frame's rows are another list's (indices may coincide): forget them, and
+        # repaint every row, else rows below a shorter new frame keep showing the old lines.
         self._frame = []
+        self._strips.clear()
+        self._repaint_all = True
         if (
             old is None
             or new is None
@@ -153,6 +169,10 @@ class LogView(Widget, can_focus=True):
             self._cache.move_to_end(i)
             return got
         lines = self._format(i)
+        width = self.size.width
+        if self.wrap and width > 0:
+            self._wrap_w = width
+            lines = [row for t in lines for row in (t.wrap(self.app.console, width) or [t])]
         self._cache[i] = lines
         if len(self._cache) > _CACHE:
             self._cache.popitem(last=False)
@@ -269,6 +289,34 @@ class LogView(Widget, can_focus=True):
         self.refresh()
         self.post_message(self.UserScrolled())
 
+    def scroll_cols(self, delta: int) -> bool:
+        """→ / ← while focused: scroll sideways by HSCROLL_STEP columns (marks *user scrolled*,
+        spec §5.2). False when wrapping: nothing to scroll, the key moves the cursor instead."""
+        if self.wrap:
+            return False
+        widest = max((t.cell_len for _, t in self._frame), default=0)
+        x = max(0, min(self.hscroll + delta * HSCROLL_STEP, widest - self.size.width))
+        if x != self.hscroll:
+            self.hscroll = x
+            self._strips.clear()
+            self.refresh()
+        self.user_scrolled = True
+        self.post_message(self.UserScrolled())
+        return True
+
+    def set_wrap(self, wrap: bool) -> None:
+        """Wrap long lines, or cut them (scrolled back to the left edge)."""
+        if wrap == self.wrap:
+            return
+        self.wrap = wrap
+        self.hscroll = 0
+        self._cache.clear()
+        self._strips.clear()
+        self._frame = []  # blocks change height: lay the screen out from the cursor again
+        self._repaint_all = True
+        self._sig = ()
+        self.user_scrolled = False
+
     def action_scroll_lines(self, delta: int) -> None:
         self.scroll_lines(delta)
 
@@ -296,6 +344,8 @@ class LogView(Widget, can_focus=True):
 
     def on_resize(self) -> None:
         self._strips.clear()
+        if self.wrap and self._wrap_w != self.size.width:
+            self._cache.clear()  # wrapped for another width
         if not self.user_scrolled:
             self._frame = []
             self._follow(self.highlight)
@@ -423,12 +473,13 @@ class LogView(Widget, can_focus=True):
         hl = i == self.highlight
         strip = self._strips.get((y, hl))
         if strip is None:
+            x = self.hscroll
             if hl:
                 text = text.copy()
                 text.stylize(Style(bgcolor=self.pal.highlight2, color=self.pal.white))
-                text.pad_right(max(0, width - text.cell_len))
+                text.pad_right(max(0, x + width - text.cell_len))
                 text.stylize(Style(bgcolor=self.pal.highlight2))
             strip = Strip(list(text.render(self.app.console, end="")), text.cell_len)
-            strip = strip.apply_style(base).crop_extend(0, width, base)  # see theme.py
+            strip = strip.apply_style(base).crop_extend(x, x + width, base)  # see theme.py
             self._strips[(y, hl)] = strip
         return strip

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rich.style import Style
 from rich.text import Text
@@ -26,6 +27,8 @@ from am_dbg.ui.theme import Palette
 from am_rpc.dbg.protocol import Step
 
 __all__ = ["MatrixCells", "MatrixView", "matrix_cells"]
+
+_MIN_LABEL = 4  # "NN " and a letter of the name: the columns come first
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,9 @@ class MatrixView(Widget, can_focus=True):
         self._lines: list[Text] = []
         self._sig: tuple[object, ...] = ()
         self.hscroll = 0
+        self._args: tuple[Any, ...] | None = None  # the last update_view inputs (for a resize)
+        self._title = "Matrix"
+        self._label_w = self._cell = self._ncols = 0
         self.border_title = "Matrix"
 
     def update_view(
@@ -89,7 +95,9 @@ class MatrixView(Widget, can_focus=True):
         group: Sequence[int] | None,
         steps: Sequence[Step] | None = None,
     ) -> None:
+        self._args = (hist, i, state, group, steps)
         sig: tuple[object, ...] = (
+            self.size.width,  # labels give way to columns in a narrow pane
             id(hist),
             len(hist) if hist is not None else 0,
             i,
@@ -108,9 +116,23 @@ class MatrixView(Widget, can_focus=True):
         names = hist.state_names
         cols = tuple(group) if group else tuple(range(len(names)))
         cells = matrix_cells(hist, i, cols, steps)
-        set_border_title(self, f"Matrix:{cells.total} Time:t{hist.info(i).time_sum}")
+        self._title = f"Matrix:{cells.total} Time:t{hist.info(i).time_sum}"
         self._lines = self._build(cells, names, names.index(state) if state in names else -1)
+        widest = max((t.cell_len for t in self._lines), default=0)
+        self.hscroll = min(self.hscroll, max(0, widest - self.size.width))
+        self._show_title()
         self.refresh()
+
+    def _show_title(self) -> None:
+        """The title says which columns show when not all of them fit (← → scroll)."""
+        title = self._title
+        widest = max((t.cell_len for t in self._lines), default=0)
+        width = self.size.width
+        if width and widest > width and self._cell:
+            first = max(0, self.hscroll - self._label_w + self._cell - 1) // self._cell
+            last = min(self._ncols, (self.hscroll + width - self._label_w + 1) // self._cell) - 1
+            title += f" cols {first}-{last} of {self._ncols} (focus, ← →)"
+        set_border_title(self, title)
 
     def _build(self, m: MatrixCells, names: Sequence[str], sel: int) -> list[Text]:
         pal = self.pal
@@ -119,6 +141,11 @@ class MatrixView(Widget, can_focus=True):
         # columns as narrow as the values allow (2 digits + a space unless a cell needs 3)
         big = max((abs(v) for r in (*m.grid, m.ticks) for v in r), default=0)
         cell = max(2, len(str(big)), len(str(max(m.cols, default=0)))) + 1
+        # every column on screen when it can be: the row labels (state names) are cut first
+        width = self.size.width
+        if width and label_w + cell * len(m.cols) > width:
+            label_w = max(_MIN_LABEL, width - cell * len(m.cols))
+        self._label_w, self._cell, self._ncols = label_w, cell, len(m.cols)
         grey = Style(color=pal.grey)
         dark = Style(bgcolor=pal.highlight3)
         called = {k for k, c in zip(m.cols, m.called, strict=True) if c}
@@ -127,7 +154,7 @@ class MatrixView(Widget, can_focus=True):
         def row(label: str, values: Sequence[int] | None, row_state: int = -1) -> Text:
             t = Text(no_wrap=True)
             lst = Style(color=pal.white, bold=row_state in called or None)
-            t.append(label.ljust(label_w)[:label_w], lst if row_state >= 0 else grey)
+            t.append(label[: label_w - 1].ljust(label_w), lst if row_state >= 0 else grey)
             if values is None:
                 return t
             for c, v in enumerate(values):
@@ -154,10 +181,15 @@ class MatrixView(Widget, can_focus=True):
             lines.append(row(f"{k:>2} {name}", m.grid[r], k))
         return lines
 
+    def on_resize(self) -> None:
+        if self._args is not None:
+            self.update_view(*self._args)
+
     def scroll_cols(self, delta: int) -> None:
         """Horizontal scroll (← / → while focused), by 4 characters."""
         widest = max((t.cell_len for t in self._lines), default=0)
         self.hscroll = max(0, min(self.hscroll + 4 * delta, max(0, widest - self.size.width)))
+        self._show_title()
         self.refresh()
 
     def render_line(self, y: int) -> Strip:

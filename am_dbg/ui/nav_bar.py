@@ -16,11 +16,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from am_dbg.model.urls import MachUrl, UrlError
 from am_dbg.ui.address_bar import AddressBar
+from am_dbg.ui.early_keys import EarlyKeys
 from am_dbg.ui.theme import Palette
 
 __all__ = ["BUTTONS", "AddressPrompt", "NavAddressBar"]
@@ -140,7 +140,7 @@ class NavAddressBar(AddressBar, can_focus=True):
         self.refresh()
 
 
-class AddressPrompt(ModalScreen[MachUrl | None]):
+class AddressPrompt(EarlyKeys[MachUrl | None]):
     """Type or paste a `mach://` address; Enter goes there, Esc cancels. Errors stay in the box."""
 
     DEFAULT_CSS = """

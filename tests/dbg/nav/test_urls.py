@@ -56,7 +56,8 @@ def test_back_forward_and_no_push_while_browsing() -> None:
     for tx in "123":
         h.push(_u("a", tx))
     assert h.back() == _u("a", "2")
-    assert not h.push(_u("a", "9"))  # browsing back: cursor changes do not push
+    assert not h.push(_u("a", "2"))  # landing on the entry browsed to records nothing
+    assert not h.push(MachUrl(mach_id="a"))  # ...nor does selecting its machine
     assert h.forward() == _u("a", "3")
     assert h.forward() is None
     h.back()
@@ -64,6 +65,17 @@ def test_back_forward_and_no_push_while_browsing() -> None:
     assert h.back() is None
     h.trim()  # a jump while browsing back drops the forward entries
     assert h.entries == [_u("a", "1")] and h.pos == 0
+
+
+def test_a_new_visit_while_browsed_back_drops_the_forward_entries_and_is_recorded() -> None:
+    h = AddressHistory()
+    for tx in "123":
+        h.push(_u("a", tx))
+    h.back()
+    h.back()
+    assert h.push(_u("b"))  # a browser: the visit is the newest entry, "2" and "3" are gone
+    assert h.entries == [_u("b"), _u("a", "1")] and h.pos == 0
+    assert h.back() == _u("a", "1")
 
 
 def test_machine_skipping_and_removal() -> None:

@@ -85,6 +85,7 @@ def test_address_prompt(snap_compare: Snap, size: tuple[int, int]) -> None:
     app = make_app(go_session(), PS2_URL)
 
     async def go(pilot: Any) -> None:
+        await pilot.pause()  # ctrl+g is a priority key now: let the start address land first
         await pilot.press("ctrl+g")
         await pilot.pause()
 
