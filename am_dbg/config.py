@@ -230,7 +230,12 @@ def _check_addr(flag: str, addr: str) -> None:
     try:
         if addr == "1":  # AM_DBG_ADDR's shorthand is no address on the command line
             raise ValueError(f"expected HOST:PORT, got {addr!r}")
-        split_addr(addr)
+        if addr.startswith("nats://"):  # telemetry over NATS (docs/protocol.md)
+            from am_rpc.nats.subjects import parse_nats_addr
+
+            parse_nats_addr(addr)
+        else:
+            split_addr(addr)
     except ValueError as err:
         raise ConfigError(f"{flag}: {err}") from None
 

@@ -111,11 +111,23 @@ async def _serve(cfg: Config) -> int:
             except ForwardError as err:
                 _err(str(err))
                 return 2
-        if cfg.listen_addr:
+        if cfg.listen_addr.startswith("nats://"):  # the [nats] extra
+            from am_dbg.server.nats_ingest import NatsIngestServer
+
+            server = NatsIngestServer(
+                session,
+                cfg.listen_addr,
+                durable=_nats_durable(cfg),
+                max_clients=cfg.max_clients,
+                forward=forwarder,
+            )
+            host = cfg.listen_addr
+        elif cfg.listen_addr:
             host, port = split_addr(cfg.listen_addr)
             server = IngestServer(
                 session, host=host, port=port, max_clients=cfg.max_clients, forward=forwarder
             )
+        if server is not None:
             try:
                 await server.start()
             except ListenError as err:
@@ -125,7 +137,7 @@ async def _serve(cfg: Config) -> int:
                 _err(f"{err.strerror}; going on offline")
                 server = None
             else:
-                addr = join_addr(host, server.port)
+                addr = host if host.startswith("nats://") else join_addr(host, server.port)
                 print(f"listening on {addr}", file=sys.stderr, flush=True)
                 if cfg.demo:
                     from am_dbg.demo import DemoError, start_demo
@@ -153,6 +165,19 @@ async def _serve(cfg: Config) -> int:
             recorder.close()
     _summary(session)
     return 0
+
+
+def _nats_durable(cfg: Config) -> str:
+    """A recorder reads through a JetStream durable consumer: ``?durable=NAME`` names it (a
+    restarted recorder with the same name loses nothing); ``--record`` alone gets a fresh one."""
+    from am_rpc.nats.subjects import parse_nats_addr
+
+    durable = parse_nats_addr(cfg.listen_addr).durable
+    if not durable and cfg.record:
+        import secrets
+
+        durable = f"amdbg-rec-{secrets.token_hex(4)}"
+    return durable
 
 
 async def _wait_for_exit(cfg: Config, session: Session) -> None:

@@ -956,6 +956,18 @@ def ingest_server(cfg: Config, session: Session, on_batch: Any = None, forward: 
     from am_dbg.server import IngestServer
     from am_rpc.dbg.addr import split_addr
 
+    if cfg.listen_addr.startswith("nats://"):  # the [nats] extra
+        from am_dbg.server.nats_ingest import NatsIngestServer
+
+        return NatsIngestServer(
+            session,
+            cfg.listen_addr,
+            max_clients=cfg.max_clients,
+            on_batch=on_batch,
+            forward=forward,
+            tick_slice=64,
+            tick_time=0.01,
+        )
     host, port = split_addr(cfg.listen_addr)
     return IngestServer(
         session,
