@@ -168,16 +168,11 @@ async def _serve(cfg: Config) -> int:
 
 
 def _nats_durable(cfg: Config) -> str:
-    """A recorder reads through a JetStream durable consumer: ``?durable=NAME`` names it (a
-    restarted recorder with the same name loses nothing); ``--record`` alone gets a fresh one."""
+    """``?durable=NAME``: read through that JetStream durable consumer (a restarted recorder with
+    the same name loses nothing); without it a plain core-NATS subscriber (docs/protocol.md)."""
     from am_rpc.nats.subjects import parse_nats_addr
 
-    durable = parse_nats_addr(cfg.listen_addr).durable
-    if not durable and cfg.record:
-        import secrets
-
-        durable = f"amdbg-rec-{secrets.token_hex(4)}"
-    return durable
+    return parse_nats_addr(cfg.listen_addr).durable
 
 
 async def _wait_for_exit(cfg: Config, session: Session) -> None:
