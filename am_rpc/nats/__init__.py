@@ -12,8 +12,16 @@ from am_rpc.nats.expose import (
     set_,
     when,
 )
+from am_rpc.nats.mirror import Mirror
+from am_rpc.nats.pubsub import Member, PubSub, join
+from am_rpc.nats.states import PubSubStates
 
 __all__ = [
+    "Member",
+    "Mirror",
+    "PubSub",
+    "PubSubStates",
+    "join",
     "ExposeStats",
     "Exposed",
     "NatsRequestError",
