@@ -17,17 +17,17 @@ from am_rpc.nats.pubsub import Member, PubSub, join
 from am_rpc.nats.states import PubSubStates
 
 __all__ = [
-    "Member",
-    "Mirror",
-    "PubSub",
-    "PubSubStates",
-    "join",
     "ExposeStats",
     "Exposed",
+    "Member",
+    "Mirror",
     "NatsRequestError",
+    "PubSub",
+    "PubSubStates",
     "add",
     "expose",
     "get",
+    "join",
     "remove",
     "set_",
     "when",

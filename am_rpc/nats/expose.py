@@ -36,8 +36,8 @@ from am_rpc.nats.json_msgs import (
 )
 
 __all__ = [
-    "Exposed",
     "ExposeStats",
+    "Exposed",
     "NatsRequestError",
     "add",
     "expose",
@@ -64,9 +64,7 @@ class ExposeStats:
 class Exposed:
     """A machine exposed on NATS; :meth:`close` unsubscribes and gives up pending waits."""
 
-    def __init__(
-        self, mach: Any, nc: Any, topic: str, queue: str | None, max_waiting: int
-    ) -> None:
+    def __init__(self, mach: Any, nc: Any, topic: str, queue: str | None, max_waiting: int) -> None:
         self.mach = mach
         self.nc = nc
         self.topic = topic

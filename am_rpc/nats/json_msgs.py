@@ -30,8 +30,8 @@ __all__ = [
     "BadRequestError",
     "decode_request",
     "error_resp",
-    "getter_resp",
     "getter_req",
+    "getter_resp",
     "mutation_req",
     "mutation_resp",
     "waiting_plan",
@@ -194,7 +194,7 @@ def waiting_plan(mach: Any, req: dict[str, Any]) -> tuple[str, list[str], list[i
 
 def waiting_resp(mach: Any, plan: tuple[str, list[str], list[int]]) -> dict[str, Any]:
     """The response once a planned wait resolved (Go's ``HandlerWaiting`` tail)."""
-    how, states, time = plan
+    how, states, _ = plan
     resp: dict[str, Any] = {"kind": KIND_RESP_WAITING, "mach_id": str(mach.id)}
     if how == "not":
         resp["states_not"] = states

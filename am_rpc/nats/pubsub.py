@@ -57,7 +57,7 @@ class Member:
 def _schema_of(mach: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, st in mach.schema().items():
-        rel = {
+        rel: dict[str, Any] = {
             k: list(getattr(st, k))
             for k in ("require", "add", "remove", "after")
             if getattr(st, k, None)
@@ -287,7 +287,9 @@ class PubSub:
             for mid in dirty:
                 m = local.get(mid)
                 if m is not None:
-                    await self._publish({"k": "clock", "id": self.id, "m": mid, "t": list(m.time())})
+                    await self._publish(
+                        {"k": "clock", "id": self.id, "m": mid, "t": list(m.time())}
+                    )
             if dirty:
                 await asyncio.sleep(self.min_interval)
 
@@ -363,9 +365,9 @@ class PubSub:
         if kind == "hello":
             self._on_hello(member, msg)
         elif kind == "clock":
-            mir = member.machs.get(str(msg.get("m")))
-            if mir is not None:
-                mir._update(_ticks(msg.get("t")))
+            found = member.machs.get(str(msg.get("m")))
+            if found is not None:
+                found._update(_ticks(msg.get("t")))
             else:
                 self._want_hello(sender)  # we missed its hello
         elif kind == "hb":
@@ -373,9 +375,9 @@ class PubSub:
             if not isinstance(times, dict):
                 raise ValueError("hb: 't' must be an object")
             for mid, t in times.items():
-                mir = member.machs.get(mid)
-                if mir is not None:
-                    mir._update(_ticks(t))
+                known = member.machs.get(mid)
+                if known is not None:
+                    known._update(_ticks(t))
             if set(times) - set(member.machs):
                 self._want_hello(sender)
         elif kind == "sync":

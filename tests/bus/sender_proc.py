@@ -13,9 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dbg.ingest.machines import machine, work  # noqa: E402
+from dbg.ingest.machines import machine, work
 
-from am_rpc.dbg import connect  # noqa: E402
+from am_rpc.dbg import connect
 
 
 def main() -> None:

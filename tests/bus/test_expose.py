@@ -72,19 +72,37 @@ async def test_requests_built_from_the_jsonschema_are_answered_in_shape(
     exposed: Any, literal_kind: bool
 ) -> None:
     mach, _, nc = exposed
-    req = _build("mutation_req", "am_req_mutation", {"add": ["Foo", "Bar"], "args": {"a": 1}},
-                 literal_kind=literal_kind)
-    jsonschema.validate(req, json.loads((SCHEMAS / "mutation_req.json").read_text())
-                        if literal_kind else _schema("mutation_req"))
+    req = _build(
+        "mutation_req",
+        "am_req_mutation",
+        {"add": ["Foo", "Bar"], "args": {"a": 1}},
+        literal_kind=literal_kind,
+    )
+    jsonschema.validate(
+        req,
+        json.loads((SCHEMAS / "mutation_req.json").read_text())
+        if literal_kind
+        else _schema("mutation_req"),
+    )
     resp = await _ask(nc, "mytopic.m1", req)
     jsonschema.validate(resp, _schema("mutation_resp", resp=True))
     assert resp == {"kind": "am_resp_mutation", "result": Result.EXECUTED}
     assert mach.is_(["Foo", "Bar"])
 
-    req = _build("getter_req", "am_req_getter",
-                 {"time": ["Foo", "Bar"], "time_sum": ["Foo", "Bar"], "clocks": ["Foo"],
-                  "tags": True, "export": True, "id": True, "parent_id": True},
-                 literal_kind=literal_kind)
+    req = _build(
+        "getter_req",
+        "am_req_getter",
+        {
+            "time": ["Foo", "Bar"],
+            "time_sum": ["Foo", "Bar"],
+            "clocks": ["Foo"],
+            "tags": True,
+            "export": True,
+            "id": True,
+            "parent_id": True,
+        },
+        literal_kind=literal_kind,
+    )
     resp = await _ask(nc, "mytopic.m1", req)
     assert "error" not in resp, resp
     # export carries Go's queue_tick / machine_tick too, which the generated schema lacks
@@ -112,8 +130,9 @@ async def test_requests_built_from_the_jsonschema_are_answered_in_shape(
     assert resp == {"kind": "am_resp_waiting", "mach_id": "m1", "states": ["Foo"]}
 
     assert mach.tick("Foo") == 3
-    req = _build("waiting_req", "am_req_waiting", {"states": ["Foo"], "time": [5]},
-                 literal_kind=literal_kind)
+    req = _build(
+        "waiting_req", "am_req_waiting", {"states": ["Foo"], "time": [5]}, literal_kind=literal_kind
+    )
     pending = asyncio.ensure_future(_ask(nc, "mytopic.m1", req))
     mach.remove1("Foo")  # tick 4
     await _ask(nc, "mytopic.m1", {"kind": "am_req_getter", "id": True})  # a round trip later
@@ -123,8 +142,9 @@ async def test_requests_built_from_the_jsonschema_are_answered_in_shape(
     jsonschema.validate(resp, _schema("waiting_resp", resp=True))
     assert resp == {"kind": "am_resp_waiting", "mach_id": "m1", "time": [5]}
 
-    req = _build("waiting_req", "am_req_waiting", {"states_not": ["Foo"]},
-                 literal_kind=literal_kind)
+    req = _build(
+        "waiting_req", "am_req_waiting", {"states_not": ["Foo"]}, literal_kind=literal_kind
+    )
     pending = asyncio.ensure_future(_ask(nc, "mytopic.m1", req))
     await _ask(nc, "mytopic.m1", {"kind": "am_req_getter", "id": True})
     assert not pending.done()

@@ -55,7 +55,9 @@ async def test_members_see_each_others_clocks_converge_and_when_resolves(
     await asyncio.wait_for(w_both, 30)
     await asyncio.wait_for(w_ticks, 30)
     await _until(lambda: mir.time() == machs[3].time())
-    assert mir.is_(["Foo", "Bar"]) and sorted(mir.active_states()) == sorted(machs[3].active_states())
+    assert mir.is_(["Foo", "Bar"]) and sorted(mir.active_states()) == sorted(
+        machs[3].active_states()
+    )
     w_not = mir.when_not1("Foo")
     machs[3].remove1("Foo")
     await asyncio.wait_for(w_not, 30)
@@ -66,7 +68,9 @@ async def test_members_see_each_others_clocks_converge_and_when_resolves(
     for ps in members:
         await _until(
             lambda ps=ps: all(
-                list(ps.mirror(m.id).time()) == list(m.time()) for m in machs if m.id in ps.mirrors()
+                list(ps.mirror(m.id).time()) == list(m.time())
+                for m in machs
+                if m.id in ps.mirrors()
             )
         )
     with pytest.raises(StateMissingError, match="Nope"):
@@ -91,7 +95,9 @@ async def test_a_sigkilled_member_is_marked_gone_within_the_heartbeat_bound(
     watcher = await join(nc, "room", [], member_id="watcher", heartbeat=0.3)
     proc = subprocess.Popen(
         [sys.executable, str(MEMBER), nats_server.url, "room", "victim"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None and proc.stdin is not None
@@ -130,9 +136,14 @@ async def test_malformed_pubsub_messages_are_counted_and_ignored(
     other_nc = await nats.connect(nats_server.url)
     other = await join(other_nc, "room", [m], member_id="b", heartbeat=0.5)
     await _until(lambda: "good" in ps.mirrors())
-    for junk in (b"{", b"[]", b'{"id": 1}', b'{"id": "x", "k": "what"}',
-                 b'{"id": "y", "k": "hello", "machs": 3}',
-                 b'{"id": "b", "k": "clock", "m": "good", "t": ["a"]}'):
+    for junk in (
+        b"{",
+        b"[]",
+        b'{"id": 1}',
+        b'{"id": "x", "k": "what"}',
+        b'{"id": "y", "k": "hello", "machs": 3}',
+        b'{"id": "b", "k": "clock", "m": "good", "t": ["a"]}',
+    ):
         await other_nc.publish("amps.room.junk", junk)
     await other_nc.flush()
     await _until(lambda: ps.bad_messages == 6)

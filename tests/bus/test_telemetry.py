@@ -125,7 +125,10 @@ def test_50_machines_in_5_processes_reach_two_am_dbg_and_a_recorder_identically(
     for rec in recs:
         out = subprocess.run(
             [sys.executable, "-m", "am_dbg", "-i", str(rec), "--print-summary"],
-            capture_output=True, text=True, cwd=ROOT, check=True,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
         ).stdout
         outs.append({k: v for k, v in json.loads(out).items() if k != "file"})
     assert outs[0] == outs[1] == outs[2]
@@ -137,7 +140,11 @@ def test_a_late_am_dbg_gets_the_schemas_from_the_senders(
     url = nats_server.url
     sender = subprocess.Popen(
         [sys.executable, str(SENDER), url, "late", "3", "2", "--wait"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     assert sender.stdout is not None and sender.stdin is not None
     assert sender.stdout.readline() == "ready\n"
@@ -170,7 +177,11 @@ def test_recorder_restart_under_jetstream_loses_nothing(
     recorder = _am_dbg(f"{url}?durable=keeper", rec1)
     sender = subprocess.Popen(
         [sys.executable, str(SENDER), url, "js", "4", "5", "--wait"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
     )
     assert sender.stdout is not None and sender.stdin is not None
     assert sender.stdout.readline() == "ready\n"
