@@ -32,6 +32,13 @@ def main(argv: list[str] | None = None) -> int:
         from am_dbg.summary import print_summary
 
         return print_summary(cfg)
+    if cfg.nats:  # a local nats-server to listen on (docs/protocol.md, "Telemetry over NATS")
+        from am_rpc.nats.local_server import start_for_cli
+
+        url = start_for_cli()
+        if not url:
+            return 2
+        cfg = dataclasses.replace(cfg, listen_addr=url)
     if cfg.headless:
         from am_dbg.headless import run_headless
 

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["LocalNatsServer", "NatsServerError", "find_nats_server"]
+__all__ = ["LocalNatsServer", "NatsServerError", "find_nats_server", "start_for_cli"]
 
 
 class NatsServerError(RuntimeError):
@@ -131,3 +131,19 @@ class LocalNatsServer:
 
     def __exit__(self, *exc: object) -> None:
         self.cleanup()
+
+
+def start_for_cli() -> str:
+    """``am-dbg --nats``: a server for this process's lifetime; its URL, or "" after a one-line
+    error on stderr."""
+    import atexit
+
+    srv = LocalNatsServer()
+    try:
+        srv.start()
+    except (NatsServerError, OSError) as err:
+        print(f"am-dbg: --nats: {err}", file=sys.stderr)
+        return ""
+    atexit.register(srv.cleanup)
+    print(f"am-dbg: nats-server at {srv.url}", file=sys.stderr, flush=True)
+    return srv.url
