@@ -159,6 +159,8 @@ async def _one(addr_kind: str, nats_url: str, n: int, rounds: int, rate: float, 
     proc.wait(30)
     _, produced_s, dropped_s, ok_s = line.split()
     produced, dropped = int(produced_s), int(dropped_s)
+    if ok_s != "1":
+        print(f"  ({addr_kind}: the sender could not flush everything within 30 s)")
     deadline = time.monotonic() + 120
     while session.count < produced - dropped and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
