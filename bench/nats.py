@@ -192,8 +192,10 @@ def bench_telemetry(nats_url: str, n: int, rounds: int, rate: float, secs: float
     print(f"  NATS / TCP throughput: {thr['nats'] / thr['tcp']:.2f}")
     lat = {k: asyncio.run(_one(k, nats_url, n, 0, rate, secs)) for k in ("tcp", "nats")}
     for k, r in lat.items():
-        print(f"  latency at {rate:.0f} tx/s {k:4}: p50 {r['p50']:6.1f} ms  p99 {r['p99']:6.1f} ms"
-              f"  ({r['got']} txs)")
+        print(
+            f"  latency at {rate:.0f} tx/s {k:4}: p50 {r['p50']:6.1f} ms  p99 {r['p99']:6.1f} ms"
+            f"  ({r['got']} txs)"
+        )
     print(f"  NATS / TCP latency p50: {lat['nats']['p50'] / max(lat['tcp']['p50'], 1e-9):.2f}")
 
 
@@ -240,10 +242,11 @@ async def _pubsub(url: str, members: int) -> tuple[float, float]:
 def bench_pubsub(url: str, members: int) -> None:
     print(f"\n== pubsub, {members} members (one process, one NATS connection each)")
     t_members, t_clocks = asyncio.run(_pubsub(url, members))
-    print(f"  every member lists the {members - 1} others after {t_members * 1000:.0f} ms "
-          "(joined one after the other)")
-    print(f"  one mutation on every machine: every mirror converged after "
-          f"{t_clocks * 1000:.0f} ms")
+    print(
+        f"  every member lists the {members - 1} others after {t_members * 1000:.0f} ms "
+        "(joined one after the other)"
+    )
+    print(f"  one mutation on every machine: every mirror converged after {t_clocks * 1000:.0f} ms")
 
 
 def main() -> None:
