@@ -286,7 +286,7 @@ class DbgApp(App[int]):
         from am_rpc.dbg.addr import join_addr
 
         self.server = srv
-        self.listen_text = join_addr(*srv.addr)
+        self.listen_text = getattr(srv, "url", "") or join_addr(*srv.addr)  # nats:// as given
 
     async def start_server(self) -> None:
         """Bind from inside the app (tests run the app without `run_ui`)."""

@@ -5,11 +5,12 @@ clock changes; every member keeps a read-only `Mirror` of every other member's m
 read and ``when*`` on them. Messages are small JSON objects on
 ``<prefix>.<topic>.<member>`` (docs/protocol.md, "PubSub over NATS"):
 
-- ``hello``: the member's machines with their states, relations and clocks (on join, when a
-  schema changes, and once (coalesced) after an unknown member spoke);
+- ``hello``: the member's machines with their states, relations and clocks: on join (asking
+  for answers: every member sends its own hello to the newcomer's inbox only) and when a schema
+  changes;
 - ``clock``: one machine's new clocks, at most one per machine per ``min_interval``;
 - ``hb``: every ``heartbeat`` seconds, the clocks of all its machines (so a lost update heals);
-- ``sync``: ``want`` lists members whose hello this one missed; they answer with a hello;
+- ``sync``: ``want`` lists members whose hello this one missed; they answer to its inbox;
 - ``bye``: the member leaves.
 
 A member that sends nothing for ``gone_after`` seconds (default three heartbeats) is marked gone
@@ -127,6 +128,9 @@ class PubSub:
         self._wake: asyncio.Event | None = None
         self._hello_due = False
         self._want: set[str] = set()  # members whose hello we missed
+        self._answer: set[str] = set()  # inboxes of members that asked for our hello
+        self._inbox = ""
+        self._inbox_sub: Any = None
         self._last_hello = 0.0
         self._tasks: list[asyncio.Task[None]] = []
         self._sub: Any = None
@@ -209,8 +213,10 @@ class PubSub:
         self._wake = asyncio.Event()
         self.mach.add1("Start")
         self._sub = await self.nc.subscribe(f"{self.prefix}.{self.topic}.*", cb=self._on_msg)
+        self._inbox = self.nc.new_inbox()
+        self._inbox_sub = await self.nc.subscribe(self._inbox, cb=self._on_msg)
         await self.nc.flush()
-        await self._send_hello()
+        await self._send_hello(ask=True)
         self.mach.add1("Joined")
         self._tasks = [
             self._loop.create_task(self._publisher()),
@@ -238,20 +244,23 @@ class PubSub:
             await self.nc.flush()
         except Exception:
             pass
-        if self._sub is not None:
-            try:
-                await self._sub.unsubscribe()
-            except Exception:
-                pass
+        for sub in (self._sub, self._inbox_sub):
+            if sub is not None:
+                try:
+                    await sub.unsubscribe()
+                except Exception:
+                    pass
         self.mach.remove1("Joined")
         self.mach.remove1("Start")
 
     # -- sending ----------------------------------------------------------------------------
 
-    async def _publish(self, msg: dict[str, Any]) -> None:
-        await self.nc.publish(self.subject, json.dumps(msg, separators=(",", ":")).encode())
+    async def _publish(self, msg: dict[str, Any], to: str = "", ask: bool = False) -> None:
+        """Publish on the topic (or to one member's inbox ``to``); ``ask``: answers wanted."""
+        data = json.dumps(msg, separators=(",", ":")).encode()
+        await self.nc.publish(to or self.subject, data, reply=self._inbox if ask else "")
 
-    async def _send_hello(self) -> None:
+    async def _send_hello(self, to: str = "", ask: bool = False) -> None:
         with self._lock:
             local = dict(self._local)
         machs = [
@@ -263,9 +272,13 @@ class PubSub:
             }
             for mid, m in local.items()
         ]
+        msg = {"k": "hello", "id": self.id, "machs": machs, "hb": self.heartbeat}
+        if to:  # a direct answer: the others already have it
+            await self._publish(msg, to=to)
+            return
         self._hello_due = False
         self._last_hello = time.monotonic()
-        await self._publish({"k": "hello", "id": self.id, "machs": machs, "hb": self.heartbeat})
+        await self._publish(msg, ask=ask)
 
     async def _publisher(self) -> None:
         """Clock updates, at most one per machine per ``min_interval``; due hellos."""
@@ -281,9 +294,12 @@ class PubSub:
             with self._lock:
                 dirty, self._dirty = self._dirty, set()
                 want, self._want = self._want, set()
+                answer, self._answer = self._answer, set()
                 local = dict(self._local)
+            for inbox in answer:
+                await self._send_hello(to=inbox)
             if want:
-                await self._publish({"k": "sync", "id": self.id, "want": sorted(want)})
+                await self._publish({"k": "sync", "id": self.id, "want": sorted(want)}, ask=True)
             for mid in dirty:
                 m = local.get(mid)
                 if m is not None:
@@ -332,12 +348,12 @@ class PubSub:
             msg = json.loads(nmsg.data)
             if not isinstance(msg, dict) or not isinstance(msg.get("id"), str):
                 raise ValueError("not a pubsub message")
-            self._on(msg)
+            self._on(msg, nmsg.reply or "")
         except Exception as err:  # bad input is counted and dropped; the member goes on
             self.bad_messages += 1
             log.debug("pubsub %s: bad message: %s", self.topic, err)
 
-    def _on(self, msg: dict[str, Any]) -> None:
+    def _on(self, msg: dict[str, Any], reply: str = "") -> None:
         sender = msg["id"]
         if sender == self.id:
             return
@@ -364,6 +380,8 @@ class PubSub:
                 mir._set_gone(False)
         if kind == "hello":
             self._on_hello(member, msg)
+            if reply and (new or came_back):
+                self._answer_to(reply)
         elif kind == "clock":
             found = member.machs.get(str(msg.get("m")))
             if found is not None:
@@ -382,16 +400,18 @@ class PubSub:
                 self._want_hello(sender)
         elif kind == "sync":
             want = msg.get("want")
-            if isinstance(want, list) and self.id in want:
-                self._hello_due = True
-                self._poke()
+            if isinstance(want, list) and self.id in want and reply:
+                self._answer_to(reply)
         else:
             raise ValueError(f"unknown kind {kind!r}")
         if new or came_back:
-            # answer a newcomer with our own machines (coalesced across newcomers)
-            self._hello_due = True
-            self._poke()
             self.mach.add1("MemberJoined", {"id": sender})
+
+    def _answer_to(self, inbox: str) -> None:
+        """Send our hello to one member's inbox (it joined, or missed ours)."""
+        with self._lock:
+            self._answer.add(inbox)
+        self._poke()
 
     def _want_hello(self, member_id: str) -> None:
         with self._lock:
