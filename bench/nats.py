@@ -10,12 +10,15 @@ TCP (``127.0.0.1:PORT``) and once over a local ``nats-server`` (``nats://``), in
 - **latency**: a paced run (``--rate`` transitions/s spread over the machines for
   ``--seconds``): p50 / p99 of (model update time - send time).
 
-PubSub: ``--members`` members (one machine each, own NATS connection, one process) join a topic;
-the time until every member lists every other one, then, after one mutation on every machine,
-until every mirror everywhere shows the owner's new clocks.
+PubSub: ``--members`` members (one machine each, own NATS connection, spread over
+``--member-procs`` processes) join a topic; the time until every member lists every other one,
+then, after one mutation on every machine, until every mirror everywhere shows the owner's new
+clocks. Every member hears every heartbeat (N^2 messages per heartbeat interval), so one process
+per few members is what a real deployment looks like; all of them in one process measures the
+JSON parsing of that process instead.
 
     .venv/bin/python bench/nats.py [--machs 200,1000] [--rounds 10] [--rate 2000] [--seconds 3]
-                                   [--members 100]
+                                   [--members 100] [--member-procs 4] [--heartbeat 2]
 """
 
 from __future__ import annotations
@@ -202,54 +205,105 @@ def bench_telemetry(nats_url: str, n: int, rounds: int, rate: float, secs: float
 # -- pubsub -----------------------------------------------------------------------------------
 
 
-async def _pubsub(url: str, members: int) -> tuple[float, float]:
+async def _pubsub_proc(url: str, first: int, count: int, total: int, hb: float) -> None:
+    """One process of the PubSub bench: ``count`` members, steered by lines on stdin."""
     import nats
 
     from am_rpc.nats import join
 
-    ncs = [await nats.connect(url) for _ in range(members)]
-    machs = [Machine({"Foo": State(), "Bar": State()}, id=f"pm{i:03d}") for i in range(members)]
-    t0 = time.monotonic()
+    loop = asyncio.get_running_loop()
+
+    async def line() -> str:
+        return str(await loop.run_in_executor(None, sys.stdin.readline)).strip()
+
+    ids = range(first, first + count)
+    ncs = [await nats.connect(url) for _ in ids]
+    machs = [Machine({"Foo": State(), "Bar": State()}, id=f"pm{i:03d}") for i in ids]
+    print("ready", flush=True)
+    await line()  # join
     ps = [
-        await join(ncs[i], "bench", [machs[i]], member_id=f"p{i:03d}", heartbeat=1.0)
-        for i in range(members)
+        await join(nc, "bench", [m], member_id=f"p{i:03d}", heartbeat=hb)
+        for nc, m, i in zip(ncs, machs, ids, strict=True)
     ]
-    while not all(len(p.mirrors()) == members - 1 for p in ps):
+    while not all(len(p.mirrors()) == total - 1 for p in ps):
         await asyncio.sleep(0.01)
-    t_members = time.monotonic() - t0
-    t1 = time.monotonic()
+    print(f"listed {time.time()}", flush=True)
+    await line()  # mutate
+    t1 = time.time()
     for m in machs:
         m.add1("Foo")
-    want = {m.id: list(m.time()) for m in machs}
+    want = list(machs[0].time())  # every machine: Foo added once
 
     def converged() -> bool:
-        for p in ps:
-            for mid, mir in p.mirrors().items():
-                if list(mir.time()) != want[mid]:
-                    return False
-        return True
+        return all(list(mir.time()) == want for p in ps for mir in p.mirrors().values())
 
     while not converged():
         await asyncio.sleep(0.01)
-    t_clocks = time.monotonic() - t1
+    print(f"converged {t1} {time.time()}", flush=True)
+    await line()  # stop
     for p in ps:
         await p.close()
     for nc in ncs:
         await nc.close()
-    return t_members, t_clocks
 
 
-def bench_pubsub(url: str, members: int) -> None:
-    print(f"\n== pubsub, {members} members (one process, one NATS connection each)")
-    t_members, t_clocks = asyncio.run(_pubsub(url, members))
+def bench_pubsub(url: str, members: int, procs: int, hb: float) -> None:
+    print(f"\n== pubsub, {members} members in {procs} processes (heartbeat {hb:g} s)")
+    per = members // procs
+    children = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--member",
+                url,
+                str(k * per),
+                str(per),
+                str(members),
+                str(hb),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(procs)
+    ]
+
+    def say(word: str) -> None:
+        for c in children:
+            assert c.stdin is not None
+            c.stdin.write(word + "\n")
+            c.stdin.flush()
+
+    def hear() -> list[list[str]]:
+        return [c.stdout.readline().split() for c in children]  # type: ignore[union-attr]
+
+    assert all(r == ["ready"] for r in hear())
+    t0 = time.time()
+    say("join")
+    listed = max(float(r[1]) for r in hear())
+    say("mutate")
+    conv = hear()
+    t1 = min(float(r[1]) for r in conv)
+    done = max(float(r[2]) for r in conv)
+    say("stop")
+    for c in children:
+        c.wait(30)
     print(
-        f"  every member lists the {members - 1} others after {t_members * 1000:.0f} ms "
-        "(joined one after the other)"
+        f"  every member lists the {members - 1} others {(listed - t0) * 1000:.0f} ms after "
+        "the join began (each process joins its members one after the other)"
     )
-    print(f"  one mutation on every machine: every mirror converged after {t_clocks * 1000:.0f} ms")
+    print(
+        f"  one mutation on every machine: every mirror everywhere converged after "
+        f"{(done - t1) * 1000:.0f} ms"
+    )
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--member":
+        url, first, count, total, hb = sys.argv[2:7]
+        asyncio.run(_pubsub_proc(url, int(first), int(count), int(total), float(hb)))
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "--sender":
         addr, n, rounds, rate, secs = sys.argv[2:7]
         sender(addr, int(n), int(rounds), float(rate), float(secs))
@@ -260,12 +314,14 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=2000.0)
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--members", type=int, default=100)
+    ap.add_argument("--member-procs", type=int, default=4)
+    ap.add_argument("--heartbeat", type=float, default=2.0)
     args = ap.parse_args()
     with LocalNatsServer(jetstream=False) as srv:
         print(f"nats-server at {srv.url}")
         for n in (int(x) for x in args.machs.split(",")):
             bench_telemetry(srv.url, n, args.rounds, args.rate, args.seconds)
-        bench_pubsub(srv.url, args.members)
+        bench_pubsub(srv.url, args.members, args.member_procs, args.heartbeat)
 
 
 if __name__ == "__main__":
