@@ -140,15 +140,26 @@ class NatsIngestServer(IngestServer):
                         max_bytes=_STREAM_MAX_BYTES,
                     )
                 )
+            config = ConsumerConfig(
+                deliver_policy=DeliverPolicy.ALL,
+                ack_policy=AckPolicy.EXPLICIT,
+                max_ack_pending=100_000,
+            )
+            try:
+                info = await js.consumer_info(stream, self.durable)
+            except Exception as err:
+                if "not found" not in str(err).lower():
+                    raise
+            else:
+                # A restart: resume in stream order from the first frame not acked. (Binding
+                # the old consumer would redeliver those only after its ack wait, behind newer
+                # frames, where the seq check would take them for duplicates.)
+                start = int(info.ack_floor.stream_seq) + 1 if info.ack_floor else 1
+                await js.delete_consumer(stream, self.durable)
+                config.deliver_policy = DeliverPolicy.BY_START_SEQUENCE
+                config.opt_start_seq = start
             psub = await js.pull_subscribe(
-                self.naddr.all_machs,
-                durable=self.durable,
-                stream=stream,
-                config=ConsumerConfig(
-                    deliver_policy=DeliverPolicy.ALL,
-                    ack_policy=AckPolicy.EXPLICIT,
-                    max_ack_pending=100_000,
-                ),
+                self.naddr.all_machs, durable=self.durable, stream=stream, config=config
             )
         except Exception as err:
             self._say(
@@ -221,11 +232,11 @@ class NatsIngestServer(IngestServer):
     async def close(self) -> None:
         self.closing = True
         if self._fetcher is not None:
-            self._fetcher.cancel()
+            # let a fetch under way finish: what it got is applied and acked, not left pending
             try:
-                await self._fetcher
-            except (asyncio.CancelledError, Exception):
-                pass
+                await asyncio.wait_for(asyncio.shield(self._fetcher), 5.0)
+            except (TimeoutError, asyncio.CancelledError, Exception):
+                self._fetcher.cancel()
         for sub in self._subs:
             try:
                 await sub.unsubscribe()

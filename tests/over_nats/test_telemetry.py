@@ -24,8 +24,11 @@ SENDER = Path(__file__).with_name("sender_proc.py")
 
 
 def _am_dbg(url: str, rec: Path) -> subprocess.Popen[str]:
+    # --no-clean-on-connect: the senders come and go; keep every machine in the session so the
+    # exit summary counts all of them (the recording has them either way)
+    cmd = ["--headless", "--listen", url, "--record", str(rec), "--no-clean-on-connect"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "am_dbg", "--headless", "--listen", url, "--record", str(rec)],
+        [sys.executable, "-m", "am_dbg", *cmd],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
