@@ -9,13 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
+from dbg.ingest.machines import machine, work
 
 from am_dbg.model.session import Session
 from am_dbg.server.nats_ingest import NatsIngestServer
 from am_rpc.dbg import connect, connect_env
 from am_rpc.nats.local_server import LocalNatsServer
-
-from dbg.ingest.machines import machine, work
 
 
 def _free_port() -> int:
