@@ -50,7 +50,9 @@ async def test_no_server_yet_bounded_outbox_then_delivery(tmp_path: Path) -> Non
         try:
             # the listener's hello brings the schema; the 50 kept txs follow, then new ones
             await _until(lambda: tracer.stats().connected)
-            await _until(lambda: "early" in session.machines and len(session.machines["early"]) >= 50)
+            await _until(
+                lambda: "early" in session.machines and len(session.machines["early"]) >= 50
+            )
             work(m, 100)
             assert await asyncio.to_thread(tracer.close, 10.0)
             end = tracer.stats()
