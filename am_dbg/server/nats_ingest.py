@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 from collections import deque
 from typing import Any
 
@@ -36,6 +37,7 @@ _MAX_WAITING_TXS = 100_000  # txs of channels without a schema yet, over all cha
 _STREAM_MAX_AGE = 24 * 3600.0
 _STREAM_MAX_BYTES = 1 << 30
 _FETCH = 512
+_GONE_AFTER = 3  # alive intervals without news: the sender process is gone
 
 
 class _NatsConn:
@@ -76,6 +78,9 @@ class NatsIngestServer(IngestServer):
         self._last_schema: dict[str, bytes] = {}  # channel -> schema frame bytes last applied
         self._waiting: dict[str, deque[TxsFrame]] = {}  # channel -> txs frames before a schema
         self._n_waiting = 0
+        self._alive: dict[str, float] = {}  # channel -> monotonic time of its last alive
+        self._checker: asyncio.Task[None] | None = None
+        self._last_hello = 0.0
         self.lost_waiting = 0  # txs dropped while waiting for a schema (over the bound)
 
     @property
@@ -83,7 +88,12 @@ class NatsIngestServer(IngestServer):
         return self.naddr.url
 
     async def start(self) -> tuple[str, int]:
-        import nats
+        try:
+            import nats
+        except ImportError:
+            from am_rpc.nats.subjects import EXTRA_HINT
+
+            raise ListenError(0, EXTRA_HINT) from None
 
         self._loop = asyncio.get_running_loop()
         self._idle = asyncio.Event()
@@ -113,6 +123,8 @@ class NatsIngestServer(IngestServer):
                     pending_bytes_limit=1 << 30,
                 )
             )
+        self._subs.append(await self._nc.subscribe(self.naddr.alive, cb=self._on_alive))
+        self._checker = asyncio.get_running_loop().create_task(self._check_alive())
         await self._nc.flush()
         await self._nc.publish(self.naddr.hello, b"")
         await self._nc.flush()
@@ -193,8 +205,46 @@ class NatsIngestServer(IngestServer):
             for msg in msgs:  # queued for the model (and the recording) now
                 await msg.ack()
 
+    def _ask_schemas(self) -> None:
+        """Txs of a channel without a schema (joined late, or back after going silent): ask the
+        senders for their schemas again, at most once a second."""
+        now = time.monotonic()
+        if self._nc is None or now - self._last_hello < 1.0:
+            return
+        self._last_hello = now
+        asyncio.get_running_loop().create_task(self._nc.publish(self.naddr.hello, b""))
+
     async def _on_msg(self, msg: Any) -> None:
         self._frame(msg.data)
+
+    async def _on_alive(self, msg: Any) -> None:
+        try:
+            obj = unpack(msg.data)
+            conns = obj.get("conns") if isinstance(obj, dict) else None
+            if not isinstance(conns, list):
+                raise MessageError("alive: 'conns' must be a list")
+        except Exception as err:
+            log.warning("nats telemetry: bad alive message ignored: %s", err)
+            return
+        now = time.monotonic()
+        for ch in conns:
+            if isinstance(ch, str):
+                self._alive[ch] = now
+
+    async def _check_alive(self) -> None:
+        """Disconnect the channels of a sender process that went silent (killed, cut off)."""
+        from am_rpc.nats.dbg_link import ALIVE_EVERY
+
+        while not self.closing:
+            await asyncio.sleep(ALIVE_EVERY / 2)
+            limit = time.monotonic() - _GONE_AFTER * ALIVE_EVERY
+            for ch, seen in list(self._alive.items()):
+                if seen < limit:
+                    del self._alive[ch]
+                    if ch in self._nconn.conn_mach:
+                        log.warning("nats telemetry: channel %s went silent: disconnected", ch)
+                        self._last_schema.pop(ch, None)
+                        self.on_disc_frame(self._nconn, DiscFrame(ch))  # type: ignore[arg-type]
 
     def _frame(self, data: bytes) -> None:
         conn = self._nconn
@@ -225,12 +275,15 @@ class NatsIngestServer(IngestServer):
                 return
             self._waiting.setdefault(frame.conn, deque()).append(frame)
             self._n_waiting += len(frame.txs)
+            self._ask_schemas()
         elif isinstance(frame, DiscFrame):
             self._last_schema.pop(frame.conn, None)
             self.on_disc_frame(conn, frame)  # type: ignore[arg-type]
 
     async def close(self) -> None:
         self.closing = True
+        if self._checker is not None:
+            self._checker.cancel()
         if self._fetcher is not None:
             # let a fetch under way finish: what it got is applied and acked, not left pending
             try:

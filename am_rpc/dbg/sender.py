@@ -366,9 +366,10 @@ def connect(
 def _check_addr(addr: str) -> None:
     """``HOST:PORT`` or ``nats://HOST:PORT[?...]`` (docs/protocol.md), else ``ValueError``."""
     if addr.startswith("nats://"):
-        from am_rpc.nats.subjects import parse_nats_addr
+        from am_rpc.nats.subjects import parse_nats_addr, require_client
 
         parse_nats_addr(addr)
+        require_client()
     else:
         split_addr(addr)
 

@@ -29,12 +29,14 @@ from am_rpc.dbg.outbox import Outbox
 from am_rpc.dbg.protocol import SchemaMsg
 from am_rpc.nats.subjects import NatsAddr, parse_nats_addr
 
-__all__ = ["NatsDbgLink"]
+__all__ = ["ALIVE_EVERY", "NatsDbgLink"]
 
 log = logging.getLogger("am_rpc.dbg")
 
 _TAKE_BYTES = 256 << 10  # one NATS message stays well under the server's 1 MiB max_payload
 _YIELD_EVERY = 64  # publishes between loop yields
+ALIVE_EVERY = 2.0
+"""Seconds between a sender process's ``alive`` messages (docs/protocol.md)."""
 
 
 class _NatsMux:
@@ -99,6 +101,14 @@ class _NatsMux:
         for link in self.links:
             link.connects += 1
         self.flush(list(self.links))
+        while not self.closed:  # liveness: listeners disconnect channels of a silent process
+            if self.connected and self.links:
+                chans = sorted(link.channel for link in self.links)
+                try:
+                    await self.nc.publish(self.addr.alive, pack({"k": "alive", "conns": chans}))
+                except Exception:
+                    pass
+            await asyncio.sleep(ALIVE_EVERY)
 
     async def _reconnected(self) -> None:
         for link in self.links:

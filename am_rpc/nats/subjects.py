@@ -3,7 +3,8 @@
 ``nats://HOST:PORT[?prefix=P&durable=NAME&stream=S]``; subjects:
 
 - ``<prefix>.m.<machine>``: every telemetry frame of one machine (schema, txs, disc);
-- ``<prefix>.hello``: a listener that just started asks every sender to re-send its schemas.
+- ``<prefix>.hello``: a listener that just started asks every sender to re-send its schemas;
+- ``<prefix>.alive``: every sender process says which channels it has, every few seconds.
 
 A machine id becomes one subject token: characters other than ``A-Z a-z 0-9 _ -`` are written
 ``~XX`` (hex), so ids with dots or wildcards cannot break the layout.
@@ -15,7 +16,26 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["DEFAULT_PREFIX", "DEFAULT_STREAM", "NatsAddr", "is_nats_addr", "parse_nats_addr"]
+__all__ = [
+    "DEFAULT_PREFIX",
+    "DEFAULT_STREAM",
+    "EXTRA_HINT",
+    "NatsAddr",
+    "is_nats_addr",
+    "parse_nats_addr",
+    "require_client",
+]
+
+EXTRA_HINT = "nats:// needs the [nats] extra: pip install 'asyncmachine-py[nats]'"
+
+
+def require_client() -> None:
+    """Raise ``ValueError`` with the install hint when nats-py is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("nats") is None:
+        raise ValueError(EXTRA_HINT)
+
 
 DEFAULT_PREFIX = "amdbg"
 DEFAULT_STREAM = "AMDBG"
@@ -51,6 +71,10 @@ class NatsAddr:
     @property
     def hello(self) -> str:
         return f"{self.prefix}.hello"
+
+    @property
+    def alive(self) -> str:
+        return f"{self.prefix}.alive"
 
 
 def parse_nats_addr(addr: str) -> NatsAddr:

@@ -255,3 +255,42 @@ def test_bad_frames_on_the_subjects_are_ignored(
     produced = _senders(nats_server.url, 1, 2, 3)
     assert _wait_recorded(rec, produced) == produced
     _stop(dbg)
+
+
+def test_a_sigkilled_sender_is_disconnected_by_its_silence(
+    nats_server: LocalNatsServer, tmp_path: Path
+) -> None:
+    url = nats_server.url
+    rec = tmp_path / "r.amdbg"
+    dbg = _am_dbg(url, rec)
+    sender = subprocess.Popen(
+        [sys.executable, str(SENDER), url, "victim", "2", "3", "--wait"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert sender.stdout is not None
+    assert sender.stdout.readline() == "ready\n"
+    deadline = time.monotonic() + 60
+    while len(_recorded(rec)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert [m["disconnected"] for m in summarize(str(rec))[0]["machines"]] == [False, False]
+    sender.kill()  # SIGKILL: no disc frame
+    sender.wait(10)
+    # the listener marks its machines disconnected once its alive messages stop (3 intervals);
+    # the live recording shows it
+    deadline = time.monotonic() + 60
+    gone: list[bool] = []
+    while time.monotonic() < deadline:
+        try:
+            machines = summarize(str(rec))[0]["machines"]
+        except Exception:
+            machines = []
+        gone = [m["disconnected"] for m in machines]
+        if len(gone) == 2 and all(gone):
+            break
+        time.sleep(0.3)
+    assert gone == [True, True]
+    _stop(dbg)
