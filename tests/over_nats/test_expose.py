@@ -1,13 +1,13 @@
 """Machines over NATS with a real nats-server: Go's ``pkg/integrations`` JSON messages.
 
-The requests are built from Go's generated jsonschema files (tests/data/jsonschema, copied from
-asyncmachine-go's docs/jsonschema) and the responses validated against them.
+The requests are built from a JSON Schema of Go's messages (tests/data/go_integrations.schema.json,
+written from Go's integrations.go: the same field names and types as its generated
+docs/jsonschema) and the responses validated against it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -20,32 +20,33 @@ from am_core import Machine, Result, State
 from am_rpc.nats import NatsRequestError, add, expose, get, remove, set_, when
 from am_rpc.nats.local_server import LocalNatsServer
 
-SCHEMAS = Path(__file__).resolve().parents[1] / "data" / "jsonschema"
+DEFS = json.loads(
+    (Path(__file__).resolve().parents[1] / "data" / "go_integrations.schema.json").read_text()
+)
 SCHEMA = {"Foo": State(), "Bar": State(require=["Foo"]), "Baz": State(remove=["Foo"])}
+_NAMES = {
+    "mutation_req": "MutationReq",
+    "mutation_resp": "MutationResp",
+    "waiting_req": "WaitingReq",
+    "waiting_resp": "WaitingResp",
+    "getter_req": "GetterReq",
+    "getter_resp": "GetterResp",
+}
 
 
-def _schema(name: str, *, resp: bool = False) -> dict[str, Any]:
-    doc = json.loads((SCHEMAS / f"{name}.json").read_text())
-    doc = copy.deepcopy(doc)
-    # Go's Kind.MarshalJSON flattens {"Value": s} to the string s; the reflector cannot know.
-    doc["$defs"]["Kind"] = {"type": "string"}
-    if resp and name == "waiting_resp":
-        # the generated oneOf requires states AND states_not, which Go's own handler never
-        # sends together (HandlerWaiting fills one of them, or only time)
-        del doc["$defs"]["WaitingResp"]["oneOf"]
-    return doc
+def _schema(name: str, *, resp: bool = True) -> dict[str, Any]:
+    return {"$ref": f"#/$defs/{_NAMES[name]}", "$defs": DEFS["$defs"]}
 
 
 def _build(name: str, kind: str, fill: dict[str, Any], *, literal_kind: bool) -> dict[str, Any]:
     """A request from the schema: every given property must be one the schema defines."""
-    raw = json.loads((SCHEMAS / f"{name}.json").read_text())
-    root = raw["$ref"].rsplit("/", 1)[1]
-    props = raw["$defs"][root]["properties"]
-    assert set(fill) <= set(props), set(fill) - set(props)
-    assert raw["$defs"][root]["required"] == ["kind"]
-    # the schema's literal Kind form ({"Value": ...}) or Go's wire form (a string)
-    req: dict[str, Any] = {"kind": {"Value": kind} if literal_kind else kind}
-    req.update(fill)
+    root = DEFS["$defs"][_NAMES[name]]
+    assert set(fill) <= set(root["properties"]), set(fill) - set(root["properties"])
+    assert root["required"] == ["kind"] and root["properties"]["kind"] == {"const": kind}
+    req: dict[str, Any] = {"kind": kind, **fill}
+    jsonschema.validate(req, _schema(name))
+    if literal_kind:  # the {"Value": ...} form Go's generated jsonschema describes for Kind
+        req["kind"] = {"Value": kind}
     return req
 
 
@@ -78,12 +79,6 @@ async def test_requests_built_from_the_jsonschema_are_answered_in_shape(
         {"add": ["Foo", "Bar"], "args": {"a": 1}},
         literal_kind=literal_kind,
     )
-    jsonschema.validate(
-        req,
-        json.loads((SCHEMAS / "mutation_req.json").read_text())
-        if literal_kind
-        else _schema("mutation_req"),
-    )
     resp = await _ask(nc, "mytopic.m1", req)
     jsonschema.validate(resp, _schema("mutation_resp", resp=True))
     assert resp == {"kind": "am_resp_mutation", "result": Result.EXECUTED}
@@ -105,9 +100,8 @@ async def test_requests_built_from_the_jsonschema_are_answered_in_shape(
     )
     resp = await _ask(nc, "mytopic.m1", req)
     assert "error" not in resp, resp
-    # export carries Go's queue_tick / machine_tick too, which the generated schema lacks
-    export = resp.pop("export")
     jsonschema.validate(resp, _schema("getter_resp", resp=True))
+    export = resp["export"]
     assert resp["kind"] == "am_resp_getter"
     assert resp["id"] == "m1" and resp["time"] == [1, 1] and resp["time_sum"] == 2
     assert resp["clocks"] == {"Foo": 1}
