@@ -124,6 +124,7 @@ class NatsIngestServer(IngestServer):
                 )
             )
         self._subs.append(await self._nc.subscribe(self.naddr.alive, cb=self._on_alive))
+        self._subs.append(await self._nc.subscribe(self.naddr.probe, cb=self._on_probe))
         self._checker = asyncio.get_running_loop().create_task(self._check_alive())
         await self._nc.flush()
         await self._nc.publish(self.naddr.hello, b"")
@@ -231,12 +232,23 @@ class NatsIngestServer(IngestServer):
             if isinstance(ch, str):
                 self._alive[ch] = now
 
+    async def _on_probe(self, msg: Any) -> None:
+        if self._nc is not None:
+            await self._nc.publish(self.naddr.listening, b"")
+
     async def _check_alive(self) -> None:
-        """Disconnect the channels of a sender process that went silent (killed, cut off)."""
+        """Say we listen; disconnect the channels of a sender process that went silent."""
         from am_rpc.nats.dbg_link import ALIVE_EVERY
 
+        n = 0
         while not self.closing:
             await asyncio.sleep(ALIVE_EVERY / 2)
+            n += 1
+            if n % 2 == 0 and self._nc is not None:
+                try:
+                    await self._nc.publish(self.naddr.listening, b"")
+                except Exception:
+                    pass
             limit = time.monotonic() - _GONE_AFTER * ALIVE_EVERY
             for ch, seen in list(self._alive.items()):
                 if seen < limit:

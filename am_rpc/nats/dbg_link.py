@@ -16,6 +16,7 @@ import asyncio
 import logging
 import secrets
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -36,7 +37,9 @@ log = logging.getLogger("am_rpc.dbg")
 _TAKE_BYTES = 256 << 10  # one NATS message stays well under the server's 1 MiB max_payload
 _YIELD_EVERY = 64  # publishes between loop yields
 ALIVE_EVERY = 2.0
-"""Seconds between a sender process's ``alive`` messages (docs/protocol.md)."""
+"""Seconds between a sender process's ``alive`` messages and a listener's ``listening``."""
+LISTENER_GONE = 3 * ALIVE_EVERY
+"""No ``listening`` for this long: nobody listens, the outbox keeps (and bounds) what comes."""
 
 
 class _NatsMux:
@@ -56,6 +59,7 @@ class _NatsMux:
         self.task: asyncio.Task[None] | None = None
         self.closed = False
         self._dirty: set[NatsDbgLink] = set()
+        self.listener_seen = -LISTENER_GONE  # monotonic time a listener last said it is there
         self._flusher: asyncio.Task[None] | None = None
 
     @classmethod
@@ -76,6 +80,11 @@ class _NatsMux:
     @property
     def connected(self) -> bool:
         return self.nc is not None and self.nc.is_connected
+
+    @property
+    def listened(self) -> bool:
+        """Some listener said it is there lately: publishing now reaches someone."""
+        return time.monotonic() - self.listener_seen < LISTENER_GONE
 
     async def _run(self) -> None:
         delay = 0.05
@@ -98,6 +107,8 @@ class _NatsMux:
         if self.closed:
             return
         await self.nc.subscribe(self.addr.hello, cb=self._on_hello)
+        await self.nc.subscribe(self.addr.listening, cb=self._on_listening)
+        await self.nc.publish(self.addr.probe, b"")  # listeners answer on `listening`
         for link in self.links:
             link.connects += 1
         self.flush(list(self.links))
@@ -118,8 +129,15 @@ class _NatsMux:
     async def _error(self, err: Exception) -> None:
         log.debug("nats telemetry %s: %s", self.addr.url, err)
 
+    async def _on_listening(self, msg: Any) -> None:
+        was = self.listened
+        self.listener_seen = time.monotonic()
+        if not was:
+            self.flush(list(self.links))
+
     async def _on_hello(self, msg: Any) -> None:
         """A new listener: every machine re-sends its schema (in order with its txs)."""
+        self.listener_seen = time.monotonic()
         for link in list(self.links):
             link.outbox.put_schema(link.schema())
         self.flush(list(self.links))
@@ -132,7 +150,7 @@ class _NatsMux:
 
     async def _drain(self) -> None:
         n = 0
-        while self._dirty and self.connected:
+        while self._dirty and self.connected and self.listened:
             link = self._dirty.pop()
             for subject, payload, seq in link.messages():
                 try:
@@ -265,7 +283,9 @@ class NatsDbgLink:
             self._idle_waiters.clear()
 
     def _confirmed(self) -> bool:
-        return self.attached and self.mux.connected and self.outbox.delivered()
+        return (
+            self.attached and self.mux.connected and self.mux.listened and self.outbox.delivered()
+        )
 
     async def aclose(self, timeout: float = 2.0) -> bool:
         """Publish everything (waiting up to ``timeout`` for NATS), then leave."""

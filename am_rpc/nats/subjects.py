@@ -4,7 +4,9 @@
 
 - ``<prefix>.m.<machine>``: every telemetry frame of one machine (schema, txs, disc);
 - ``<prefix>.hello``: a listener that just started asks every sender to re-send its schemas;
-- ``<prefix>.alive``: every sender process says which channels it has, every few seconds.
+- ``<prefix>.alive``: every sender process says which channels it has, every few seconds;
+- ``<prefix>.listening``: every listener says it is there, every few seconds and when asked on
+  ``<prefix>.probe`` (a sender that just connected asks).
 
 A machine id becomes one subject token: characters other than ``A-Z a-z 0-9 _ -`` are written
 ``~XX`` (hex), so ids with dots or wildcards cannot break the layout.
@@ -75,6 +77,14 @@ class NatsAddr:
     @property
     def alive(self) -> str:
         return f"{self.prefix}.alive"
+
+    @property
+    def listening(self) -> str:
+        return f"{self.prefix}.listening"
+
+    @property
+    def probe(self) -> str:
+        return f"{self.prefix}.probe"
 
 
 def parse_nats_addr(addr: str) -> NatsAddr:
