@@ -45,6 +45,13 @@ def main(argv: list[str] | None = None) -> int:
         from am_dbg.summary import print_summary
 
         return print_summary(cfg, name=url)
+    if cfg.nats:  # a local nats-server to listen on (docs/protocol.md, "Telemetry over NATS")
+        from am_rpc.nats.local_server import start_for_cli
+
+        url = start_for_cli()
+        if not url:
+            return 2
+        cfg = dataclasses.replace(cfg, listen_addr=url)
     if cfg.headless:
         from am_dbg.headless import run_headless
 
@@ -80,6 +87,8 @@ def port_in_use(addr: str) -> str:
     The UI starts its server once the terminal is taken over; a port in use must stop it before
     (design.md §4: exit 2, or offline with `-i`), like the headless mode does.
     """
+    if addr.startswith("nats://"):
+        return ""  # not a port of ours: NATS is dialled, not bound
     host, port = split_addr(addr)
     if port == 0:
         return ""

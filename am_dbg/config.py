@@ -43,6 +43,7 @@ class Config:
     print_summary: bool = False
     exit_after: float = 0.0
     demo: bool = False
+    nats: bool = False  # start a local nats-server and listen on it (the [nats] extra)
     # filters (checked = hidden)
     filter_auto: bool = False
     filter_auto_canceled: bool = True  # forced on at start in Go
@@ -186,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--exit-after", type=float, default=0.0, metavar="SECONDS", help="exit after SECONDS"
     )
     p.add_argument("--demo", action="store_true", help="start the example machines, streaming here")
+    p.add_argument(
+        "--nats",
+        action="store_true",
+        help="start a local nats-server and listen on it (with --demo: the demo runs over NATS)",
+    )
     for name, default, help in _BOOLS:
         _bool_flag(p, name, default, help)
     p.add_argument(
@@ -230,7 +236,12 @@ def _check_addr(flag: str, addr: str) -> None:
     try:
         if addr == "1":  # AM_DBG_ADDR's shorthand is no address on the command line
             raise ValueError(f"expected HOST:PORT, got {addr!r}")
-        split_addr(addr)
+        if addr.startswith("nats://"):  # telemetry over NATS (docs/protocol.md)
+            from am_rpc.nats.subjects import parse_nats_addr
+
+            parse_nats_addr(addr)
+        else:
+            split_addr(addr)
     except ValueError as err:
         raise ConfigError(f"{flag}: {err}") from None
 
@@ -291,6 +302,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, bool]:
         print_summary=ns.print_summary,
         exit_after=ns.exit_after,
         demo=ns.demo,
+        nats=ns.nats,
         filter_log_level=ns.filter_log_level,
         view=ns.view,
         view_theme=ns.view_theme,

@@ -87,7 +87,27 @@ class Demo:
                 start_new_session=True,  # Ctrl-C in the terminal goes to am-dbg only
             )
             self.children.append(_Child(name, proc, err))
+        if self.addr.startswith("nats://"):
+            self._start_relay(folder, env)
         atexit.register(self.kill)
+
+    def _start_relay(self, folder: Path, env: dict[str, str], count: int = 3) -> None:
+        """Over NATS, also the relay ring (examples/nats_relay.py): processes that meet only
+        through NATS (PubSub mirrors), one per runner."""
+        url = self.addr.split("?", 1)[0]
+        for i in range(count):
+            err = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop)
+            args = ["--nats", url, "--index", str(i), "--count", str(count)]
+            proc = subprocess.Popen(
+                [sys.executable, str(folder / "nats_relay.py"), "--duration", "0", *args],
+                cwd=str(folder),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                start_new_session=True,
+            )
+            self.children.append(_Child(f"nats_relay-{i}", proc, err))
 
     def running(self) -> list[str]:
         """Names of the examples still running."""

@@ -117,11 +117,23 @@ async def _serve(cfg: Config) -> int:
             except ForwardError as err:
                 _err(str(err))
                 return 2
-        if cfg.listen_addr:
+        if cfg.listen_addr.startswith("nats://"):  # the [nats] extra
+            from am_dbg.server.nats_ingest import NatsIngestServer
+
+            server = NatsIngestServer(
+                session,
+                cfg.listen_addr,
+                durable=_nats_durable(cfg),
+                max_clients=cfg.max_clients,
+                forward=forwarder,
+            )
+            host = cfg.listen_addr
+        elif cfg.listen_addr:
             host, port = split_addr(cfg.listen_addr)
             server = IngestServer(
                 session, host=host, port=port, max_clients=cfg.max_clients, forward=forwarder
             )
+        if server is not None:
             try:
                 await server.start()
             except ListenError as err:
@@ -131,7 +143,7 @@ async def _serve(cfg: Config) -> int:
                 _err(f"{err.strerror}; going on offline")
                 server = None
             else:
-                addr = join_addr(host, server.port)
+                addr = host if host.startswith("nats://") else join_addr(host, server.port)
                 print(f"listening on {addr}", file=sys.stderr, flush=True)
                 if cfg.demo:
                     from am_dbg.demo import DemoError, start_demo
@@ -159,6 +171,14 @@ async def _serve(cfg: Config) -> int:
             recorder.close()
     _summary(session)
     return 0
+
+
+def _nats_durable(cfg: Config) -> str:
+    """``?durable=NAME``: read through that JetStream durable consumer (a restarted recorder with
+    the same name loses nothing); without it a plain core-NATS subscriber (docs/protocol.md)."""
+    from am_rpc.nats.subjects import parse_nats_addr
+
+    return parse_nats_addr(cfg.listen_addr).durable
 
 
 async def _wait_for_exit(cfg: Config, session: Session) -> None:

@@ -306,7 +306,7 @@ class DbgApp(App[int]):
         from am_rpc.dbg.addr import join_addr
 
         self.server = srv
-        self.listen_text = join_addr(*srv.addr)
+        self.listen_text = getattr(srv, "url", "") or join_addr(*srv.addr)  # nats:// as given
 
     async def start_server(self) -> None:
         """Bind from inside the app (tests run the app without `run_ui`)."""
@@ -995,6 +995,18 @@ def ingest_server(cfg: Config, session: Session, on_batch: Any = None, forward: 
     from am_dbg.server import IngestServer
     from am_rpc.dbg.addr import split_addr
 
+    if cfg.listen_addr.startswith("nats://"):  # the [nats] extra
+        from am_dbg.server.nats_ingest import NatsIngestServer
+
+        return NatsIngestServer(
+            session,
+            cfg.listen_addr,
+            max_clients=cfg.max_clients,
+            on_batch=on_batch,
+            forward=forward,
+            tick_slice=64,
+            tick_time=0.01,
+        )
     host, port = split_addr(cfg.listen_addr)
     return IngestServer(
         session,

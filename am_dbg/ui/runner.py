@@ -125,7 +125,8 @@ class UiRun:
                 cfg = dataclasses.replace(cfg, listen_addr="")
             else:
                 self.server = server
-                print(f"listening on {join_addr(*server.addr)}", file=sys.stderr, flush=True)
+                shown = getattr(server, "url", "") or join_addr(*server.addr)  # nats:// as given
+                print(f"listening on {shown}", file=sys.stderr, flush=True)
         self.app = app = DbgApp(cfg, session=session, load_warnings=warnings)
         if self.server is not None:
             # no await since start(): nothing arrived yet. Callbacks of a server bound outside

@@ -90,7 +90,6 @@ class DbgTracer:
     ) -> None:
         self.mach = mach
         self.addr = addr
-        host, port = split_addr(addr)
         self.token = secrets.token_hex(8)
         self.queued = queued
         self.checks = checks
@@ -111,9 +110,18 @@ class DbgTracer:
             except RuntimeError:
                 loop = None
         self._seed_pipes()
-        self.link = DbgLink(
-            host, port, lambda: self._schema, outbox=self.outbox, loop=loop, name=str(mach.id)
-        )
+        self.link: Any
+        if addr.startswith("nats://"):  # telemetry over NATS (the [nats] extra)
+            from am_rpc.nats.dbg_link import NatsDbgLink
+
+            self.link = NatsDbgLink(
+                addr, lambda: self._schema, outbox=self.outbox, loop=loop, name=str(mach.id)
+            )
+        else:
+            host, port = split_addr(addr)
+            self.link = DbgLink(
+                host, port, lambda: self._schema, outbox=self.outbox, loop=loop, name=str(mach.id)
+            )
 
     def _seed_pipes(self) -> None:
         """Pipes that existed before attaching: one synthetic ``semlogger`` check tx carrying their
@@ -386,7 +394,7 @@ def connect(
     or logger the program set keeps them. Pass 0 to send no log lines.
     """
     addr = DEFAULT_DBG_ADDR if addr in (None, "", "1") else addr
-    split_addr(addr)  # a clear ValueError now, not in the background
+    _check_addr(addr)  # a clear ValueError now, not in the background
     for t in mach.tracers():
         if isinstance(t, DbgTracer) and t.addr == addr and not t._closed:
             return t
@@ -407,6 +415,17 @@ def connect(
     slog.enable_steps(True)
     mach.tracer_bind(tracer)
     return tracer
+
+
+def _check_addr(addr: str) -> None:
+    """``HOST:PORT`` or ``nats://HOST:PORT[?...]`` (docs/protocol.md), else ``ValueError``."""
+    if addr.startswith("nats://"):
+        from am_rpc.nats.subjects import parse_nats_addr, require_client
+
+        parse_nats_addr(addr)
+        require_client()
+    else:
+        split_addr(addr)
 
 
 _FULL_FLAGS = ("steps", "can", "graph", "queued", "args")
@@ -449,7 +468,7 @@ def connect_env(mach: Any, env: dict[str, str] | None = None) -> DbgTracer | Non
             slog.enable_steps(True)
         return None
     try:
-        split_addr(addr)
+        _check_addr(addr)
     except ValueError as err:
         # a typo in an environment variable must not stop the program, nor pass unnoticed
         print(f"am_rpc.dbg: AM_DBG_ADDR: {err}; not streaming {mach.id}", file=sys.stderr)
