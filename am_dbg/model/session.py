@@ -23,7 +23,7 @@ from itertools import chain, compress, pairwise, repeat
 from operator import attrgetter, ne
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from msgpack import packb, unpackb
+from msgpack import packb
 
 from am_dbg.model.derive import decode_run, unpack_tx
 from am_dbg.model.history import MachineHistory
@@ -240,7 +240,7 @@ class Session:
                 self._apply_runs(conns, [*map(_MACH, txs)], txs, raws, now_ns, out)
                 return
             try:
-                ds = [*map(unpackb, items)]
+                ds = [*map(unpack_tx, items)]  # type: ignore[arg-type]
             except Exception:  # one bad item: decoded one by one below, which says which
                 ds = None
             if ds is not None and [*map(type, ds)].count(dict) != n:
