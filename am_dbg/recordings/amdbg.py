@@ -10,9 +10,13 @@ Records are msgpack arrays `[kind, time_ns, conn_id, body]`:
     2 CONNECT     body = machine id (a machine got a new connection; its SCHEMA follows)
     3 DISCONNECT  body = machine id
     4 META        body = {"app": "am-dbg", "version": ...} (first record of a file)
+    5 SEQ         body = [machine id, session token, seq]: the sender's txs of that run up to
+                  seq are recorded (what a restarted recorder needs to skip resent duplicates)
 
 A live `RecordingWriter` flushes a chunk at least every second (and when a chunk grows large, and
-on close), so a crash loses at most the last second. `read_amdbg` keeps every complete chunk before
+on close, and whenever the ingest server needs an ack to be durable), so a crash loses at most
+what was not acked yet. ``append=True`` continues an existing recording (`--record` onto the file
+of a previous run): a torn last chunk is cut off, the SEQ records are read back into `seqs`. `read_amdbg` keeps every complete chunk before
 the first damaged or missing byte, and says what was lost; a newer format version is refused.
 """
 
@@ -35,6 +39,7 @@ import msgpack
 from am_dbg import __version__
 from am_dbg.model.derive import check_tx, unpack_tx
 from am_dbg.model.packed import PackedTxs
+from am_dbg.model.runs import earlier_run_id, renamed
 from am_dbg.model.wire import decode_one
 from am_dbg.recordings.errors import RecordingError
 from am_rpc.dbg.protocol import MessageError, SchemaMsg, TxMsg
@@ -56,7 +61,7 @@ CHUNK_HEAD = struct.Struct(">II")
 # A chunk longer than this is a damaged length field, not data (the writer cuts at ~1 MiB).
 MAX_CHUNK = 256 * 2**20
 
-SCHEMA, TX, CONNECT, DISCONNECT, META = range(5)
+SCHEMA, TX, CONNECT, DISCONNECT, META, SEQ = range(6)
 
 
 class RecordingWriter:
@@ -76,8 +81,11 @@ class RecordingWriter:
         chunk_bytes: int = 2**20,
         background: bool = True,
         app_version: str = "",
+        append: bool = False,
     ) -> None:
         self.path = Path(path)
+        # (machine id, token) -> last seq recorded (of the recording this one continues)
+        self.seqs: dict[tuple[str, str], int] = {}
         self.flush_interval = flush_interval
         self.chunk_bytes = chunk_bytes
         self.error: str | None = None
@@ -91,8 +99,14 @@ class RecordingWriter:
         self._closed = False
         self._wake = threading.Event()
         try:
-            self._f: BinaryIO = open(self.path, "wb")  # noqa: SIM115 - closed in close()
-            self._f.write(HEADER.pack(MAGIC, VERSION))
+            end = self._resume() if append else 0
+            if end:
+                self._f: BinaryIO = open(self.path, "r+b")  # noqa: SIM115 - closed in close()
+                self._f.truncate(end)
+                self._f.seek(end)
+            else:
+                self._f = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+                self._f.write(HEADER.pack(MAGIC, VERSION))
         except OSError as err:
             raise RecordingError(f"cannot record to {str(path)!r}: {err.strerror or err}") from None
         meta = {"app": "am-dbg", "version": app_version or __version__}
@@ -106,6 +120,20 @@ class RecordingWriter:
             )
             self._thread.start()
 
+    def _resume(self) -> int:
+        """Where an existing recording at `path` ends intact (0: no file or an empty one); its SEQ
+        records go to `seqs`. A file that is not a recording is refused, never overwritten."""
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+        if size == 0:
+            return 0
+        data = self.path.read_bytes()
+        got = read_amdbg(self.path, data)  # RecordingError: not a recording / newer version
+        self.seqs = dict(got.seqs)
+        return _intact_end(data)
+
     # records ---------------------------------------------------------------------------------------
 
     def write_schema(self, schema: SchemaMsg, conn_id: str, time_ns: int) -> None:
@@ -115,6 +143,9 @@ class RecordingWriter:
         raw = tx if isinstance(tx, bytes) else msgpack.packb(tx.to_wire())
         self.txs += 1
         self._append([TX, time_ns, conn_id, raw], len(raw) + 24)
+
+    def write_seq(self, mach_id: str, token: str, seq: int, time_ns: int) -> None:
+        self._append([SEQ, time_ns, "", [mach_id, token, seq]], 48 + len(mach_id))
 
     def write_connect(self, conn_id: str, mach_id: str, time_ns: int) -> None:
         self._append([CONNECT, time_ns, conn_id, mach_id], 32 + len(mach_id))
@@ -211,6 +242,23 @@ class AmdbgRead:
     chunks: int = 0  # complete chunks read
     damaged: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
+    # (machine id, session token) -> last seq recorded (SEQ records)
+    seqs: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+def _intact_end(data: bytes) -> int:
+    """The offset after the last complete chunk whose checksum holds (a torn tail is cut)."""
+    pos = HEADER.size
+    end = pos
+    while pos + CHUNK_HEAD.size <= len(data):
+        length, crc = CHUNK_HEAD.unpack_from(data, pos)
+        stop = pos + CHUNK_HEAD.size + length
+        if length > MAX_CHUNK or stop > len(data):
+            break
+        if zlib.crc32(data[pos + CHUNK_HEAD.size : stop]) == crc:
+            end = stop
+        pos = stop
+    return end
 
 
 class _Replay:
@@ -218,6 +266,8 @@ class _Replay:
 
     def __init__(self) -> None:
         self.machs: dict[str, _Mach] = {}
+        self.renamed: dict[tuple[str, str], str] = {}  # (conn, id) -> earlier-run id (model.runs)
+        self.seqs: dict[tuple[str, str], int] = {}  # (machine id, token) -> last seq recorded
         self.txs = 0
         self.skipped = 0  # transitions of no known machine or a stale connection
         self.bad = 0  # malformed records
@@ -236,11 +286,16 @@ class _Replay:
             elif kind == SCHEMA:
                 self._schema(SchemaMsg.from_wire(body), conn)
             elif kind == DISCONNECT:
-                m = self.machs.get(body)
+                m = self.machs.get(self.renamed.get((conn, body), body))
                 if m is not None and m.conn_id == conn:
                     m.connected = False
             elif kind == META and isinstance(body, dict):
                 self.meta = body
+            elif kind == SEQ:
+                mid, token, seq = body
+                if type(mid) is str and type(token) is str and type(seq) is int:
+                    key = (mid, token)
+                    self.seqs[key] = max(self.seqs.get(key, 0), seq)
             # CONNECT: the SCHEMA record that follows applies the rules; unknown kinds: newer
             # writers of the same version may add informational records.
         except (MessageError, ValueError, TypeError) as err:
@@ -249,6 +304,10 @@ class _Replay:
                 self.first_bad = str(err)
 
     def _schema(self, schema: SchemaMsg, conn: str) -> None:
+        run = self.renamed.get((conn, schema.id))
+        if run is not None and run in self.machs:  # schema change of a renamed earlier run
+            self.machs[run].schema = renamed(schema, run)
+            return
         old = self.machs.get(schema.id)
         if old is not None and (
             old.conn_id == conn or (old.schema.token and old.schema.token == schema.token)
@@ -257,7 +316,12 @@ class _Replay:
             old.conn_id = conn
             old.connected = True
             return
-        self.machs.pop(schema.id, None)  # a new run replaces the old history (as live)
+        prev = self.machs.pop(schema.id, None)
+        if prev is not None:  # a new run: the earlier one is kept, renamed (as live, model.runs)
+            earlier = earlier_run_id(schema.id, self.machs)
+            prev.schema = renamed(prev.schema, earlier)
+            self.machs[earlier] = prev
+            self.renamed[(prev.conn_id, schema.id)] = earlier
         self.machs[schema.id] = _Mach(schema, conn)
 
     def _tx(self, conn: str, raw: bytes, t: int) -> None:
@@ -271,6 +335,9 @@ class _Replay:
             d = unpack_tx(raw)
             mid, queued = d.get("m"), d.get("qd") is True
         m = self.machs.get(mid)
+        if m is not None and m.conn_id != conn and self.renamed:
+            run = self.renamed.get((conn, mid))
+            m = self.machs.get(run, m) if run is not None else m
         if m is None or m.conn_id != conn:
             self.skipped += 1
             return
@@ -360,4 +427,5 @@ def read_amdbg(path: str | PathLike[str], data: bytes | None = None) -> AmdbgRea
         chunks=chunk,
         damaged=bool(damage),
         meta=replay.meta,
+        seqs=replay.seqs,
     )

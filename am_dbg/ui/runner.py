@@ -86,7 +86,7 @@ class UiRun:
         cfg = self.cfg
         if cfg.record:
             try:
-                self.recorder = RecordingWriter(cfg.record)
+                self.recorder = RecordingWriter(cfg.record, append=True)
             except (OSError, RecordingError) as err:
                 _err(str(err))
                 return 1

@@ -5,6 +5,8 @@ sends an 8-byte preamble, then length-prefixed msgpack frames. Every frame is on
 ``"k"`` key names its kind (`docs/protocol.md` is the written contract):
 
 sender -> debugger
+    ``{"k": "hello", "token": <shared secret>}``  (first frame, when the sender has a secret:
+    ``AM_DBG_TOKEN``; a debugger started with ``--token`` refuses anything else first)
     ``{"k": "schema", "schema": <SchemaMsg map>}``
     ``{"k": "txs", "seq": <seq of the first tx>, "txs": [<bin: one packed TxMsg map>, ...],
     "dropped": <n>}``  (``dropped`` only when the outbox overflowed since the previous frame)
@@ -34,12 +36,14 @@ __all__ = [
     "KIND_ACK",
     "KIND_DISC",
     "KIND_ERROR",
+    "KIND_HELLO",
     "KIND_SCHEMA",
     "KIND_TXS",
     "MAGIC",
     "AckFrame",
     "DiscFrame",
     "ErrorFrame",
+    "HelloFrame",
     "SchemaFrame",
     "TxsFrame",
     "parse_client_frame",
@@ -52,6 +56,12 @@ KIND_TXS = "txs"
 KIND_DISC = "disc"
 KIND_ACK = "ack"
 KIND_ERROR = "error"
+KIND_HELLO = "hello"
+
+
+@dataclass(frozen=True, slots=True)
+class HelloFrame:
+    token: str  # the shared secret the sender presents ("" = none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +108,7 @@ def _conn(d: dict[Any, Any], what: str) -> str:
     return conn
 
 
-def parse_client_frame(obj: Any) -> SchemaFrame | TxsFrame | DiscFrame:
+def parse_client_frame(obj: Any) -> SchemaFrame | TxsFrame | DiscFrame | HelloFrame:
     """Validate one decoded frame from a sender (or a forwarding debugger)."""
     if not isinstance(obj, dict):
         raise MessageError(f"frame must be a map, got {type(obj).__name__}")
@@ -117,6 +127,11 @@ def parse_client_frame(obj: Any) -> SchemaFrame | TxsFrame | DiscFrame:
         if not conn:
             raise MessageError("disc frame: missing 'conn'")
         return DiscFrame(conn)
+    if kind == KIND_HELLO:
+        token = obj.get("token", "")
+        if not isinstance(token, str):
+            raise MessageError("hello frame: key 'token' must be a string")
+        return HelloFrame(token)
     raise MessageError(f"unknown frame kind {kind!r}")
 
 

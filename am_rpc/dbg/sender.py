@@ -55,6 +55,7 @@ class DbgTracer:
         checks: bool | None = None,
         stack_traces: bool = False,
         loop: asyncio.AbstractEventLoop | None = None,
+        secret: str | None = None,
     ) -> None:
         self.mach = mach
         self.addr = addr
@@ -78,7 +79,13 @@ class DbgTracer:
                 loop = None
         self._seed_pipes()
         self.link = DbgLink(
-            host, port, lambda: self._schema, outbox=self.outbox, loop=loop, name=str(mach.id)
+            host,
+            port,
+            lambda: self._schema,
+            outbox=self.outbox,
+            loop=loop,
+            name=str(mach.id),
+            secret=secret,
         )
 
     def _seed_pipes(self) -> None:
@@ -325,6 +332,7 @@ def connect(
     checks: bool | None = None,
     stack_traces: bool = False,
     loop: asyncio.AbstractEventLoop | None = None,
+    secret: str | None = None,
 ) -> DbgTracer:
     """Stream ``mach`` to the am-dbg at ``addr`` (default ``localhost:6831``; ``"1"`` too).
 
@@ -334,7 +342,8 @@ def connect(
     transitions are sent while the ``can`` flag is on, unless ``checks`` says otherwise.
     ``outbox_limit`` bounds what waits for the debugger (the oldest is dropped and counted). Returns at once: the connection is made
     (and re-made) in the background and nothing the machine does ever waits for it. Attaching
-    twice to the same address returns the existing tracer.
+    twice to the same address returns the existing tracer. ``secret``: the debugger's shared
+    secret (``am-dbg --token``), presented on every connection; default ``$AM_DBG_TOKEN``.
     """
     addr = DEFAULT_DBG_ADDR if addr in (None, "", "1") else addr
     split_addr(addr)  # a clear ValueError now, not in the background
@@ -349,6 +358,7 @@ def connect(
         checks=checks,
         stack_traces=stack_traces,
         loop=loop,
+        secret=secret,
     )
     mach.semlogger().enable_steps(True)
     mach.tracer_bind(tracer)
