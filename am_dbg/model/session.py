@@ -264,7 +264,7 @@ class Session:
                 self._apply_runs(conns, [*map(_MACH, txs)], txs, raws, now_ns, out)
                 return
             try:
-                ds = [*map(unpack_tx, items)]  # type: ignore[arg-type]
+                ds = [*map(unpack_tx, items)]
             except Exception:  # one bad item: decoded one by one below, which says which
                 ds = None
             if ds is not None and [*map(type, ds)].count(dict) != n:
@@ -304,7 +304,7 @@ class Session:
             mid = d.get("m")
             h = self.machines.get(mid) if type(mid) is str else None
             if h is not None and (h.conn_id != conn_id or h.from_file) and self._renamed:
-                h = self._run_of(conn_id, mid) or h
+                h = self._run_of(conn_id, h.id) or h
             if h is None:
                 if type(mid) is not str:
                     raise MessageError("tx: missing key 'm'")
