@@ -106,7 +106,7 @@ async def _serve(cfg: Config) -> int:
     demo: Any = None
     try:
         if cfg.fwd_data:
-            forwarder = Forwarder(cfg.fwd_data)
+            forwarder = Forwarder(cfg.fwd_data, secret=cfg.token or None)
             try:
                 await forwarder.start()
             except ForwardError as err:

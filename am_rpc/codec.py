@@ -134,19 +134,21 @@ def pack(obj: Any) -> bytes:
 
 def unpack(payload: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
     """Decode exactly one msgpack value; raise :class:`DecodeError` with the reason otherwise
-    (also for a value nested deeper than ``max_depth``, see :func:`check_depth`)."""
+    (also for a value nested deeper than ``max_depth``, see :func:`check_depth`; ``0``: the
+    caller checks the nesting itself, e.g. while validating the value's shape)."""
     try:
         obj = msgpack.unpackb(payload, raw=False, strict_map_key=False, use_list=True)
     except msgpack.ExtraData as err:
         raise DecodeError(f"trailing bytes after the msgpack value ({len(err.extra)})") from err
     except Exception as err:  # msgpack raises ValueError, TypeError, UnicodeDecodeError, ...
         raise DecodeError(f"invalid msgpack payload: {type(err).__name__}: {err}") from err
-    if type(obj) in _CONTAINERS:
+    if max_depth and type(obj) in _CONTAINERS:
         check_depth(obj, max_depth)
     return obj
 
 
 _CONTAINERS = (dict, list, tuple)
+_CONTAINER_SET = frozenset(_CONTAINERS)
 
 
 def nesting_depth(obj: Any, limit: int = DEFAULT_MAX_DEPTH) -> int:
@@ -160,7 +162,10 @@ def nesting_depth(obj: Any, limit: int = DEFAULT_MAX_DEPTH) -> int:
             return depth
         nxt: list[Any] = []
         for o in level:
-            nxt += [v for v in (o.values() if type(o) is dict else o) if type(v) in _CONTAINERS]
+            items = o.values() if type(o) is dict else o
+            if _CONTAINER_SET.isdisjoint(map(type, items)):  # in C: a list of bins, say
+                continue
+            nxt += [v for v in items if type(v) in _CONTAINERS]
         level = nxt
     return depth
 
@@ -195,7 +200,15 @@ class FrameDecoder:
     connection must be closed. Not thread-safe by itself; one decoder per connection.
     """
 
-    __slots__ = ("_buf", "_error", "_expect_preamble", "_magic", "max_frame", "preamble")
+    __slots__ = (
+        "_buf",
+        "_error",
+        "_expect_preamble",
+        "_magic",
+        "max_depth",
+        "max_frame",
+        "preamble",
+    )
 
     def __init__(
         self,
@@ -203,9 +216,11 @@ class FrameDecoder:
         *,
         expect_preamble: bool = False,
         magic: bytes = MAGIC_ARPC,
+        max_depth: int = DEFAULT_MAX_DEPTH,
     ) -> None:
         _check_max_frame(max_frame)
         self.max_frame = max_frame
+        self.max_depth = max_depth  # see `unpack`
         self.preamble: Preamble | None = None
         self._expect_preamble = expect_preamble
         self._magic = magic
@@ -243,7 +258,7 @@ class FrameDecoder:
                 end = pos + LENGTH_SIZE + length
                 if end > len(buf):
                     break
-                out.append(unpack(bytes(buf[pos + LENGTH_SIZE : end])))
+                out.append(unpack(bytes(buf[pos + LENGTH_SIZE : end]), self.max_depth))
                 pos = end
             if pos:
                 del buf[:pos]

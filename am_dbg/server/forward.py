@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 
 from am_rpc.codec import encode_frame, encode_preamble, pack
 from am_rpc.dbg.addr import split_addr
-from am_rpc.dbg.frames import KIND_DISC, KIND_SCHEMA, KIND_TXS, MAGIC
+from am_rpc.dbg.frames import KIND_DISC, KIND_HELLO, KIND_SCHEMA, KIND_TXS, MAGIC
 from am_rpc.dbg.protocol import SchemaMsg, TxMsg
 
 __all__ = ["ForwardError", "Forwarder"]
@@ -48,8 +49,10 @@ class _Drain(asyncio.Protocol):
 class Forwarder:
     """Connections to every ``--fwd-data`` target."""
 
-    def __init__(self, addrs: tuple[str, ...] | list[str]) -> None:
+    def __init__(self, addrs: tuple[str, ...] | list[str], secret: str | None = None) -> None:
         self.addrs = tuple(addrs)
+        # presented to every target (docs/protocol.md, "Authentication"); None: $AM_DBG_TOKEN
+        self.secret = os.environ.get("AM_DBG_TOKEN", "") if secret is None else secret
         self._targets: list[tuple[asyncio.Transport, _Drain]] = []
         self.lost_frames = 0
 
@@ -66,7 +69,8 @@ class Forwarder:
                 self.close()
                 raise ForwardError(f"cannot forward to {addr}: {err}") from None
             assert isinstance(transport, asyncio.Transport)
-            transport.write(encode_preamble(magic=MAGIC))
+            hello = encode_frame({"k": KIND_HELLO, "token": self.secret}) if self.secret else b""
+            transport.write(encode_preamble(magic=MAGIC) + hello)
             self._targets.append((transport, proto))
 
     def _send(self, obj: dict[str, object]) -> None:

@@ -104,7 +104,10 @@ class _Conn(asyncio.Protocol):
         self.server = server
         self.id = ""
         self.transport: asyncio.Transport | None = None
-        self.decoder = FrameDecoder(server.max_frame, expect_preamble=True, magic=MAGIC)
+        # max_depth=0: parse_client_frame checks the nesting (the txs list is flat bins)
+        self.decoder = FrameDecoder(
+            server.max_frame, expect_preamble=True, magic=MAGIC, max_depth=0
+        )
         self.decoder.max_frame = min(server.max_frame, server.max_pending_frame)
         self.conn_mach: dict[str, str] = {}  # conn id -> machine id (own id, or channels)
         self.keys: dict[str, tuple[str, str]] = {}  # conn id -> (machine id, token) of its run
@@ -675,9 +678,8 @@ class IngestServer:
                     conn.fail(f"internal error applying txs: {type(err).__name__}")
             return
         self._batch.txs.append(outcome)
-        n = outcome.total
-        self._batch.n_txs += n
-        self.stats.transitions += n
+        self._batch.n_txs += len(batch)
+        self.stats.transitions += len(batch)
         bad: dict[str, str] = getattr(outcome, "bad_conns", None) or {}
         for cid, why in bad.items():
             conn = self._chan_conn.get(cid) or self.conns.get(cid)

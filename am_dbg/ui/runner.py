@@ -106,7 +106,7 @@ class UiRun:
             for hist in session.machines.values():  # the UI reads every machine on its first
                 hist.derive_now()  # frame: derive here, under "Please wait", not behind it
         if cfg.fwd_data:
-            self.forwarder = Forwarder(cfg.fwd_data)
+            self.forwarder = Forwarder(cfg.fwd_data, secret=cfg.token or None)
             try:
                 await self.forwarder.start()
             except ForwardError as err:

@@ -29,8 +29,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from am_rpc.codec import MAGIC_DBG
+from am_rpc.codec import MAGIC_DBG, check_depth
 from am_rpc.dbg.protocol import MessageError, SchemaMsg
+from am_rpc.errors import DecodeError
 
 __all__ = [
     "KIND_ACK",
@@ -109,7 +110,9 @@ def _conn(d: dict[Any, Any], what: str) -> str:
 
 
 def parse_client_frame(obj: Any) -> SchemaFrame | TxsFrame | DiscFrame | HelloFrame:
-    """Validate one decoded frame from a sender (or a forwarding debugger)."""
+    """Validate one decoded frame from a sender (or a forwarding debugger), its nesting too
+    (`am_rpc.codec.check_depth`): the ingest server decodes with ``max_depth=0``, as the txs
+    list, proven a flat list of bins here, is most of every frame."""
     if not isinstance(obj, dict):
         raise MessageError(f"frame must be a map, got {type(obj).__name__}")
     kind = obj.get("k")
@@ -117,9 +120,11 @@ def parse_client_frame(obj: Any) -> SchemaFrame | TxsFrame | DiscFrame | HelloFr
         txs = obj.get("txs")
         if type(txs) is not list or [*map(type, txs)].count(bytes) != len(txs):
             raise MessageError("txs frame: key 'txs' must be a list of bin (packed tx maps)")
+        _check_depth({k: v for k, v in obj.items() if k != "txs"})
         return TxsFrame(
             _int(obj, "seq", "txs", 0), txs, _int(obj, "dropped", "txs", 0), _conn(obj, "txs")
         )
+    _check_depth(obj)
     if kind == KIND_SCHEMA:
         return SchemaFrame(SchemaMsg.from_wire(obj.get("schema")), _conn(obj, "schema"))
     if kind == KIND_DISC:
@@ -133,6 +138,13 @@ def parse_client_frame(obj: Any) -> SchemaFrame | TxsFrame | DiscFrame | HelloFr
             raise MessageError("hello frame: key 'token' must be a string")
         return HelloFrame(token)
     raise MessageError(f"unknown frame kind {kind!r}")
+
+
+def _check_depth(obj: Any) -> None:
+    try:
+        check_depth(obj)
+    except DecodeError as err:
+        raise MessageError(f"frame: {err}") from None
 
 
 def parse_server_frame(obj: Any) -> AckFrame | ErrorFrame:

@@ -13,7 +13,7 @@ import pytest
 
 from am_dbg.model.session import Session
 from am_dbg.recordings import RecordingWriter, load
-from am_dbg.server import IngestServer
+from am_dbg.server import Forwarder, IngestServer
 from am_rpc.codec import encode_frame
 from am_rpc.dbg import connect
 
@@ -124,6 +124,25 @@ async def test_a_new_run_keeps_the_earlier_one_live_and_in_the_recording(tmp_pat
     assert list(got) == ["victim~1", "victim"]
     assert [(x.id, x.clocks) for x in got["victim~1"] if not x.is_queued] == produced.txs
     assert [x.id for x in got["victim"]] == ["victim-tx1", "victim-tx2"]
+
+
+@pytest.mark.parametrize("secret", [SECRET, ""], ids=["with-secret", "without"])
+async def test_forwarding_presents_the_secret(secret: str) -> None:
+    target = IngestServer(Session(), host="127.0.0.1", port=0, token=SECRET)
+    await target.start()
+    fwd = Forwarder([f"127.0.0.1:{target.port}"], secret=secret)
+    await fwd.start()
+    fwd.schema("c1", schema("fw"))
+    fwd.txs("c1", 1, [tx("fw", 1), tx("fw", 2)])
+    if secret:
+        await _until(
+            lambda: "fw" in target.session.machines and len(target.session.machines["fw"]) == 2
+        )  # type: ignore[attr-defined]
+    else:
+        await _until(lambda: target.stats.auth_refused == 1)
+        assert target.session.machines == {}  # type: ignore[attr-defined]
+    fwd.close()
+    await target.close()
 
 
 def test_non_loopback_listener_needs_a_secret_or_insecure() -> None:
