@@ -161,11 +161,11 @@ class Session:
             if self.clean_on_connect:
                 live = [m for m in self.machines.values() if not m.from_file]
                 if live and not any(m.connected for m in live):
+                    # the other machines go; this id's earlier run stays, renamed below
                     for m in live:
                         if m.id != schema.id:
                             removed.append(m.id)
-                        del self.machines[m.id]
-                    existed = existed and schema.id in self.machines
+                            del self.machines[m.id]
             kind = "replaced" if existed else "new"
             prev = self.machines.pop(schema.id, None)
             if prev is not None:
