@@ -4,8 +4,9 @@ The ingest server numbers every event it queues for the model. An ack owed for a
 with the number of the last event that frame produced; it is released when the model has applied
 that event and, with ``--record``, when the live recording was flushed after it (written and
 flushed to the operating system: it survives a crash or SIGKILL of am-dbg, not a power cut; the
-recording is fsync'd on close). One flush covers every ack owed at the time it started, so a
-flood costs one flush per round, not one per frame (docs/protocol.md, "Delivery").
+recording is fsync'd on close). A flush starts `flush_delay` (20 ms) after the first event
+waiting for one and covers every ack owed by then: a flood costs one flush per round, not one per
+frame, and a slow stream at most ~50 small chunks a second (docs/protocol.md, "Delivery").
 
 Without a recorder (or once it failed and stopped), acks mean "in the model".
 """
@@ -52,10 +53,17 @@ class AckGate:
     def on_applied(self, applied: int) -> None:
         """The model applied events up to ``applied`` (loop thread)."""
         self.applied = applied
+        if applied <= self.durable:
+            return
         if not self.recording:
             self._done(applied)
         elif not self._flushing:
-            self._start_flush()
+            self._flushing = True
+            if self.flush_delay > 0:  # gather a little more into the same chunk
+                self._loop = self._loop or asyncio.get_running_loop()
+                self._loop.call_later(self.flush_delay, self._start_flush)
+            else:
+                self._start_flush()
 
     def _start_flush(self) -> None:
         if self._loop is None:

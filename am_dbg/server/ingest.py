@@ -298,6 +298,7 @@ class IngestServer:
         idle_timeout: float = 60.0,
         max_pending_frame: int = 1 << 20,
         max_buffered: int = 64 << 20,
+        flush_delay: float = 0.02,
     ) -> None:
         self.session = session
         self.host = host
@@ -347,7 +348,7 @@ class IngestServer:
         # seeded from the recording this one continues (its SEQ records)
         self._seqs: dict[tuple[str, str], int] = dict(getattr(self.recorder, "seqs", None) or {})
         self._applied_seq: dict[tuple[str, str], int] = dict(self._seqs)  # ... applied
-        self.gate = AckGate(self.recorder, self._release)
+        self.gate = AckGate(self.recorder, self._release, flush_delay)
         self.owing: set[_Conn] = set()  # connections with acks owed
         self._chan_conn: dict[str, _Conn] = {}  # channel id -> its connection
         self._idle: asyncio.Event | None = None
