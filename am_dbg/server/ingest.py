@@ -108,7 +108,6 @@ class _Conn(asyncio.Protocol):
         self.decoder = FrameDecoder(
             server.max_frame, expect_preamble=True, magic=MAGIC, max_depth=0
         )
-        self.decoder.max_frame = min(server.max_frame, server.max_pending_frame)
         self.conn_mach: dict[str, str] = {}  # conn id -> machine id (own id, or channels)
         self.keys: dict[str, tuple[str, str]] = {}  # conn id -> (machine id, token) of its run
         self.refused: set[str] = set()  # channels refused by max_clients (their frames ignored)
@@ -183,7 +182,15 @@ class _Conn(asyncio.Protocol):
         except (ProtocolError, MessageError) as err:
             self.fail(str(err))
         finally:
-            srv.buffered += self.decoder.buffered - before
+            held = self.decoder.buffered
+            srv.buffered += held - before
+            if held > srv.max_pending_frame and not self.established and not self.closed:
+                # checked after the frames of this read: a schema followed by a big txs frame
+                # in one read is fine, a big partial frame before any machine is not
+                self.fail(
+                    f"{held:,} bytes of a frame before any machine was announced "
+                    f"(max {srv.max_pending_frame:,})"
+                )
             if srv.buffered > srv.max_buffered and not self.closed:
                 srv.shed_buffers()
 
@@ -466,7 +473,6 @@ class IngestServer:
         self._chan_conn[cid] = conn
         if not conn.established:
             conn.established = True
-            conn.decoder.max_frame = self.max_frame
             self.admission.release(conn)
         seq = 0
         if schema.token:

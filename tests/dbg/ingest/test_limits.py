@@ -316,3 +316,18 @@ async def test_partial_frames_have_a_total_bound() -> None:
                 closed += 1
     assert closed >= 1
     await srv.close()
+
+
+async def test_a_big_frame_right_after_the_schema_is_fine_before_it_is_not() -> None:
+    srv = IngestServer(Session(), host="127.0.0.1", port=0, max_pending_frame=64 << 10)
+    await srv.start()
+    honest = await RawClient.open(srv.port)
+    big = [tx("big", i) for i in range(1, 4001)]  # ~150 KiB: over the not-established limit
+    await honest.send(schema_frame(schema("big")) + txs_frame(big, seq=1))  # one write
+    await honest.read_ack(4000, timeout=20)
+    early = await RawClient.open(srv.port)
+    await early.send((1 << 20).to_bytes(4, "big") + b"\0" * (100 << 10))
+    frames = await early.read_until_closed(10)
+    assert "before any machine was announced" in frames[-1]["msg"]
+    await honest.close()
+    await srv.close()
