@@ -95,6 +95,8 @@ class RecordingWriter:
         self._pending: list[list[Any]] = []
         self._pending_bytes = 0
         self._lock = threading.Lock()  # guards _pending
+        # held by `batch()`: a flush never splits what a caller writes as one (txs + their SEQ)
+        self._batch_lock = threading.RLock()
         self._io_lock = threading.Lock()  # serialises chunk writes
         self._closed = False
         self._wake = threading.Event()
@@ -109,10 +111,10 @@ class RecordingWriter:
                 self._f.write(HEADER.pack(MAGIC, VERSION))
         except OSError as err:
             raise RecordingError(f"cannot record to {str(path)!r}: {err.strerror or err}") from None
+        self._thread: threading.Thread | None = None
         meta = {"app": "am-dbg", "version": app_version or __version__}
         self._append([META, time.time_ns(), "", meta], 64)
         self.flush()
-        self._thread: threading.Thread | None = None
         atexit.register(self.close)  # a normal interpreter exit completes the recording
         if background:
             self._thread = threading.Thread(
@@ -168,10 +170,15 @@ class RecordingWriter:
 
     # chunks ----------------------------------------------------------------------------------------
 
+    def batch(self) -> threading.RLock:
+        """``with writer.batch(): ...``: the records written inside end up in the same chunk (a
+        flush waits until the block is done). Used for a model update and its SEQ records."""
+        return self._batch_lock
+
     def flush(self) -> None:
         """Write what is pending as one chunk (no-op when nothing is)."""
         with self._io_lock:
-            with self._lock:
+            with self._batch_lock, self._lock:
                 recs, self._pending = self._pending, []
                 self._pending_bytes = 0
             if not recs or self.error is not None:

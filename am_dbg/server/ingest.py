@@ -24,6 +24,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any, Protocol
@@ -675,6 +676,17 @@ class IngestServer:
         session itself closes the connections of the batch (their senders resend what was not
         applied; the rest is skipped as duplicates)."""
         self._pending_txs -= len(batch)
+        rec = self.recorder
+        scope = rec.batch() if rec is not None and hasattr(rec, "batch") else nullcontext()
+        with scope:  # the txs and their SEQ records in one chunk (a restart trusts the SEQs)
+            self._apply_txs_in(batch, now, done)
+
+    def _apply_txs_in(
+        self,
+        batch: list[tuple[str, TxMsg | bytes]],
+        now: int,
+        done: list[tuple[Any, int, _Conn | None]],
+    ) -> None:
         try:
             outcome = self.session.on_txs(batch, now)
         except Exception as err:

@@ -109,3 +109,36 @@ def test_sigkill_and_restart_lose_nothing_acked_and_record_nothing_twice(tmp_pat
         ids = [x.id for x in msgs]
         assert len(set(ids)) == len(ids)
         assert [(x.id, x.clocks) for x in msgs if not x.is_queued] == produced.txs
+
+
+def test_a_batch_of_records_is_never_split_across_chunks(tmp_path: Path) -> None:
+    """What a restarted recorder trusts: a model update's txs and their SEQ record are in one
+    chunk, even while the background thread flushes as often as it can (chunk_bytes=1)."""
+    import zlib
+
+    import msgpack
+
+    from am_dbg.recordings import RecordingWriter
+    from am_dbg.recordings.amdbg import CHUNK_HEAD, HEADER, SEQ, TX
+
+    path = tmp_path / "b.amdbg"
+    w = RecordingWriter(path, chunk_bytes=1, flush_interval=0.0005)
+    for k in range(300):
+        with w.batch():
+            for i in range(20):
+                w.write_tx("c", msgpack.packb({"m": "m", "id": f"{k}-{i}", "c": [1]}), k)
+            w.write_seq("m", "tok", (k + 1) * 20, k)
+    w.close()
+    data = path.read_bytes()
+    pos, chunks = HEADER.size, 0
+    while pos < len(data):
+        length, _ = CHUNK_HEAD.unpack_from(data, pos)
+        recs = msgpack.unpackb(zlib.decompress(data[pos + 8 : pos + 8 + length]))
+        pos += 8 + length
+        chunks += 1
+        kinds = [r[0] for r in recs if r[0] in (TX, SEQ)]
+        # whole batches only: 20 txs then their SEQ, repeated
+        assert len(kinds) % 21 == 0 and all(
+            kinds[j] == (SEQ if j % 21 == 20 else TX) for j in range(len(kinds))
+        )
+    assert chunks > 2  # the thread did flush in between
