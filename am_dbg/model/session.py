@@ -28,7 +28,7 @@ from msgpack import packb
 from am_dbg.model.derive import decode_run, unpack_tx
 from am_dbg.model.history import MachineHistory
 from am_dbg.model.packed import PackedTxs
-from am_dbg.model.runs import earlier_run_id, renamed
+from am_dbg.model.runs import earlier_run_id, find_run, renamed
 from am_dbg.model.wire import decode_many
 from am_rpc.dbg.protocol import MessageError, SchemaMsg, TxMsg
 
@@ -146,6 +146,19 @@ class Session:
                 self.recorder.write_schema(schema, conn_id, now)
             return SchemaOutcome(run, "schema_change")
         old = self.machines.get(schema.id)
+        if old is not None and old.token != schema.token and schema.token:
+            run = find_run(schema.id, schema.token, self.machines, _live_token)
+            if run is not None:  # a renamed earlier run reconnecting: its history continues
+                h = self.machines[run]
+                h.set_schema(renamed(schema, run))
+                h.conn_id = conn_id
+                h.connected = True
+                h.last_activity_ns = now
+                self._renamed[(conn_id, schema.id)] = run
+                if self.recorder is not None:
+                    self.recorder.write_connect(conn_id, schema.id, now)
+                    self.recorder.write_schema(schema, conn_id, now)
+                return SchemaOutcome(run, "reconnect")
         if old is not None and old.conn_id == conn_id and not old.from_file:
             old.set_schema(schema)
             old.connected = True
@@ -481,6 +494,10 @@ class Session:
             if not progress:
                 break
         return dropped
+
+
+def _live_token(h: MachineHistory) -> str:
+    return "" if h.from_file else h.token
 
 
 def _invalid(out: BatchOutcome, conn_id: str, err: MessageError, n: int) -> None:

@@ -39,7 +39,7 @@ import msgpack
 from am_dbg import __version__
 from am_dbg.model.derive import check_tx, unpack_tx
 from am_dbg.model.packed import PackedTxs
-from am_dbg.model.runs import earlier_run_id, renamed
+from am_dbg.model.runs import earlier_run_id, find_run, renamed
 from am_dbg.model.wire import decode_one
 from am_dbg.recordings.errors import RecordingError
 from am_rpc.dbg.protocol import MessageError, SchemaMsg, TxMsg
@@ -316,6 +316,15 @@ class _Replay:
             self.machs[run].schema = renamed(schema, run)
             return
         old = self.machs.get(schema.id)
+        if old is not None and old.schema.token != schema.token and schema.token:
+            run = find_run(schema.id, schema.token, self.machs, lambda m: m.schema.token)
+            if run is not None:  # a renamed earlier run reconnecting (as live, model.runs)
+                m = self.machs[run]
+                m.schema = renamed(schema, run)
+                m.conn_id = conn
+                m.connected = True
+                self.renamed[(conn, schema.id)] = run
+                return
         if old is not None and (
             old.conn_id == conn or (old.schema.token and old.schema.token == schema.token)
         ):

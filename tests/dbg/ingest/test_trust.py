@@ -109,6 +109,16 @@ async def test_a_new_run_keeps_the_earlier_one_live_and_in_the_recording(tmp_pat
     await forger.read_ack(2)
     for i in range(10, 20):  # the victim goes on streaming
         work(m, i)
+    await _until(lambda: t.stats().acked == t.stats().produced)
+    # its connection breaks: it reconnects (same session token) and continues its own run
+    victim_conn = next(
+        c for c in srv.conns.values() if t.token in [tok for _, tok in c.keys.values()]
+    )
+    assert victim_conn.transport is not None
+    victim_conn.transport.close()
+    await _until(lambda: t.link.connects >= 2)
+    for i in range(20, 30):
+        work(m, i)
     assert await t.aclose(10)
     await forger.close()
     await srv.close()
