@@ -188,7 +188,7 @@ def one_round(seconds: float, tmp: Path) -> str:
     hits = attack(port, [m.id for m, _ in machs], keep)
     time.sleep(seconds / 2)
     proc.send_signal(signal.SIGKILL)
-    rss1, _ = _reap(proc)
+    rss1, err1 = _reap(proc)
     proc = _start(port, rec)
     hits2 = attack(port, [m.id for m, _ in machs], keep)
     time.sleep(seconds / 2)
@@ -199,7 +199,8 @@ def one_round(seconds: float, tmp: Path) -> str:
         s.close()
     proc.send_signal(signal.SIGTERM)
     rss2, err = _reap(proc)
-    got = {s.id: txs for s, txs in load(rec).machines}
+    result = load(rec)
+    got = {s.id: txs for s, txs in result.machines}
     sent = sum(t.stats().produced for _, t in machs)
     acked = sum(t.stats().acked for _, t in machs)
     dropped = sum(t.stats().dropped for _, t in machs)  # outbox overflow: counted, by design
@@ -210,6 +211,10 @@ def one_round(seconds: float, tmp: Path) -> str:
         dups += len(ids) - len(set(ids))
         # acked is a seq (overflow drops leave gaps in it): acked, not dropped, not recorded
         lost += max(0, t.stats().acked - t.stats().dropped - len(set(ids)))
+    if lost and os.environ.get("FAULTS_DEBUG"):
+        keep_as = tmp / f"lost-{time.time_ns()}.amdbg"
+        rec.rename(keep_as)
+        print("LOST: kept", keep_as, result.warnings, err1, err, sep="\n")
     bad_runs = sorted(k for k in got if "~" in k and k.split("~")[0].startswith("honest"))
     return (
         f"sent {sent:,} | acked {acked:,} | dropped by the outbox {dropped:,}"
@@ -231,7 +236,7 @@ def main() -> None:
     want = min(hard if hard != resource.RLIM_INFINITY else 8192, 8192)
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    with tempfile.TemporaryDirectory(prefix="am-faults-") as d:
+    with tempfile.TemporaryDirectory(prefix="am-faults-", dir=os.environ.get("FAULTS_DIR")) as d:
         for r in range(1, ns.rounds + 1):
             print(f"round {r}: {one_round(ns.seconds, Path(d))}", flush=True)
 
