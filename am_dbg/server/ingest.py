@@ -301,7 +301,7 @@ class IngestServer:
         clock_ns: Callable[[], int] = time.time_ns,
         token: str = "",
         insecure: bool = False,
-        max_unestablished: int = 64,
+        max_unestablished: int = 128,
         handshake_timeout: float = 10.0,
         idle_timeout: float = 60.0,
         max_pending_frame: int = 1 << 20,
@@ -387,7 +387,14 @@ class IngestServer:
                 infos.sort(key=lambda i: i[0] != socket.AF_INET)
                 bind = str(infos[0][4][0])
             self._server = await self._loop.create_server(
-                lambda: _Conn(self), bind, self.port, reuse_address=True
+                lambda: _Conn(self),
+                bind,
+                self.port,
+                reuse_address=True,
+                # asyncio accepts up to `backlog` connections per loop turn: kept under the cap of
+                # not-established ones, so a burst of idle sockets cannot evict a sender whose
+                # first bytes are waiting to be read in the same turn
+                backlog=max(1, min(100, self.admission.max_pending // 2)),
             )
         except OSError as err:
             # asyncio's bind errors repeat the address: keep just the reason of the errno
