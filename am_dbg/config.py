@@ -73,6 +73,8 @@ class Config:
     # limits and self-debugging
     max_mem: int = 1000
     max_clients: int = 5000
+    token: str = ""  # shared secret of the ingest port (--token / AM_DBG_TOKEN); "" = none
+    insecure: bool = False  # allow a non-loopback listener without a secret
     log_ops_ttl: float = 3600.0
     dbg_am_dbg_addr: str = ""
     dbg_id: str = "am-dbg"
@@ -209,6 +211,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-clients", type=int, default=5000, metavar="N", help="max machines (default 5000)"
     )
     p.add_argument(
+        "--token",
+        default=None,
+        metavar="SECRET",
+        help="shared secret senders must present (default $AM_DBG_TOKEN; prefer the variable)",
+    )
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow --listen-addr on a non-loopback address without a secret",
+    )
+    p.add_argument(
         "--log-ops-ttl", type=float, default=3600.0, metavar="SECONDS", help="drop ops logs after"
     )
     p.add_argument(
@@ -267,6 +280,17 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, bool]:
         _check_addr("--listen-addr", listen)
     if ns.demo and not listen:
         raise ConfigError("--demo needs the server: drop --listen-addr -1")
+    token = ns.token if ns.token is not None else os.environ.get("AM_DBG_TOKEN", "")
+    if listen and not token and not ns.insecure:
+        from am_dbg.server.admission import is_loopback
+        from am_rpc.dbg.addr import split_addr
+
+        host = split_addr(listen)[0]
+        if not is_loopback(host):
+            raise ConfigError(
+                f"--listen-addr {listen}: not a loopback address, and no secret: set "
+                "AM_DBG_TOKEN (or --token), or say --insecure"
+            )
     for addr in ns.fwd_data:
         _check_addr("--fwd-data", addr)
     if ns.dbg_am_dbg_addr:
@@ -309,6 +333,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, bool]:
         view_timelines=ns.view_timelines,
         max_mem=ns.max_mem,
         max_clients=ns.max_clients,
+        token=token,
+        insecure=ns.insecure,
         log_ops_ttl=ns.log_ops_ttl,
         dbg_am_dbg_addr=ns.dbg_am_dbg_addr,
         dbg_id=ns.dbg_id,

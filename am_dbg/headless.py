@@ -1,8 +1,9 @@
 """`am-dbg --headless`: ingest (and record, forward, convert) without a UI.
 
 - ``am-dbg --headless [--listen-addr ADDR] [--record FILE] [--exit-after S]`` listens until SIGINT,
-  SIGTERM or the timeout; the live recording flushes at least every second and is closed complete
-  on exit;
+  SIGTERM or the timeout; senders are acked once their transitions are in the recording (flushed
+  to the OS) and the model; ``--record`` onto an existing recording continues it (a restarted
+  recorder skips what the file already has); the recording is closed complete on exit;
 - ``am-dbg -i FILE --headless --export-data OUT.amdbg`` converts a recording (or a Go dump) and exits.
 
 On exit it prints ``Clients: N``, ``Transitions: N`` and ``Memory: Nmb`` on stderr.
@@ -97,7 +98,7 @@ async def _serve(cfg: Config) -> int:
         from am_dbg.recordings import RecordingError, RecordingWriter
 
         try:
-            recorder = RecordingWriter(cfg.record)
+            recorder = RecordingWriter(cfg.record, append=True)
         except (OSError, RecordingError) as err:
             _err(str(err))
             return 1
@@ -111,7 +112,7 @@ async def _serve(cfg: Config) -> int:
     demo: Any = None
     try:
         if cfg.fwd_data:
-            forwarder = Forwarder(cfg.fwd_data, on_note=_err)
+            forwarder = Forwarder(cfg.fwd_data, on_note=_err, secret=cfg.token or None)
             try:
                 await forwarder.start()
             except ForwardError as err:
@@ -131,7 +132,13 @@ async def _serve(cfg: Config) -> int:
         elif cfg.listen_addr:
             host, port = split_addr(cfg.listen_addr)
             server = IngestServer(
-                session, host=host, port=port, max_clients=cfg.max_clients, forward=forwarder
+                session,
+                host=host,
+                port=port,
+                max_clients=cfg.max_clients,
+                forward=forwarder,
+                token=cfg.token,
+                insecure=cfg.insecure,
             )
         if server is not None:
             try:

@@ -53,6 +53,9 @@ DEFAULT_MAX_FRAME = 16 * 1024 * 1024
 """Default upper bound of a frame payload, in bytes (16 MiB)."""
 MAX_FRAME_LIMIT = 0xFFFFFFFF
 """The largest length a u32 prefix can express."""
+DEFAULT_MAX_DEPTH = 64
+"""Default bound on the nesting of a decoded value (maps and arrays inside each other): deeper
+values are refused when decoded, so no later (recursive) reader can hit a ``RecursionError``."""
 
 _PREAMBLE = struct.Struct(">4sBBH")
 _LENGTH = struct.Struct(">I")
@@ -129,14 +132,48 @@ def pack(obj: Any) -> bytes:
         raise EncodeError(f"value cannot be encoded as msgpack: {err}") from err
 
 
-def unpack(payload: bytes) -> Any:
-    """Decode exactly one msgpack value; raise :class:`DecodeError` with the reason otherwise."""
+def unpack(payload: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
+    """Decode exactly one msgpack value; raise :class:`DecodeError` with the reason otherwise
+    (also for a value nested deeper than ``max_depth``, see :func:`check_depth`; ``0``: the
+    caller checks the nesting itself, e.g. while validating the value's shape)."""
     try:
-        return msgpack.unpackb(payload, raw=False, strict_map_key=False, use_list=True)
+        obj = msgpack.unpackb(payload, raw=False, strict_map_key=False, use_list=True)
     except msgpack.ExtraData as err:
         raise DecodeError(f"trailing bytes after the msgpack value ({len(err.extra)})") from err
     except Exception as err:  # msgpack raises ValueError, TypeError, UnicodeDecodeError, ...
         raise DecodeError(f"invalid msgpack payload: {type(err).__name__}: {err}") from err
+    if max_depth and type(obj) in _CONTAINERS:
+        check_depth(obj, max_depth)
+    return obj
+
+
+_CONTAINERS = (dict, list, tuple)
+_CONTAINER_SET = frozenset(_CONTAINERS)
+
+
+def nesting_depth(obj: Any, limit: int = DEFAULT_MAX_DEPTH) -> int:
+    """How deeply maps and lists nest in ``obj`` (a scalar is 0, ``[]`` is 1), counted level by
+    level without recursion; stops once above ``limit`` (and returns ``limit + 1``)."""
+    depth = 0
+    level = [obj] if type(obj) in _CONTAINERS else []
+    while level:
+        depth += 1
+        if depth > limit:
+            return depth
+        nxt: list[Any] = []
+        for o in level:
+            items = o.values() if type(o) is dict else o
+            if _CONTAINER_SET.isdisjoint(map(type, items)):  # in C: a list of bins, say
+                continue
+            nxt += [v for v in items if type(v) in _CONTAINERS]
+        level = nxt
+    return depth
+
+
+def check_depth(obj: Any, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+    """Raise :class:`DecodeError` when ``obj`` nests maps/lists deeper than ``max_depth``."""
+    if nesting_depth(obj, max_depth) > max_depth:
+        raise DecodeError(f"value nested deeper than {max_depth} levels (refused)")
 
 
 def encode_frame(obj: Any, max_frame: int = DEFAULT_MAX_FRAME) -> bytes:
@@ -163,7 +200,15 @@ class FrameDecoder:
     connection must be closed. Not thread-safe by itself; one decoder per connection.
     """
 
-    __slots__ = ("_buf", "_error", "_expect_preamble", "_magic", "max_frame", "preamble")
+    __slots__ = (
+        "_buf",
+        "_error",
+        "_expect_preamble",
+        "_magic",
+        "max_depth",
+        "max_frame",
+        "preamble",
+    )
 
     def __init__(
         self,
@@ -171,9 +216,11 @@ class FrameDecoder:
         *,
         expect_preamble: bool = False,
         magic: bytes = MAGIC_ARPC,
+        max_depth: int = DEFAULT_MAX_DEPTH,
     ) -> None:
         _check_max_frame(max_frame)
         self.max_frame = max_frame
+        self.max_depth = max_depth  # see `unpack`
         self.preamble: Preamble | None = None
         self._expect_preamble = expect_preamble
         self._magic = magic
@@ -211,7 +258,7 @@ class FrameDecoder:
                 end = pos + LENGTH_SIZE + length
                 if end > len(buf):
                     break
-                out.append(unpack(bytes(buf[pos + LENGTH_SIZE : end])))
+                out.append(unpack(bytes(buf[pos + LENGTH_SIZE : end]), self.max_depth))
                 pos = end
             if pos:
                 del buf[:pos]

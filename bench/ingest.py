@@ -48,6 +48,7 @@ import psutil
 
 from am_core import LogLevel, Machine, State
 from am_dbg.model.session import Session
+from am_dbg.recordings import RecordingWriter
 from am_dbg.server import IngestServer
 from am_rpc.codec import encode_frame, pack
 from am_rpc.dbg import connect
@@ -359,12 +360,19 @@ def capture_stream(n: int, per: int, tpl_path: str, out_path: str) -> None:
 
 
 def bench_throughput(
-    n: int, total: int, source: str, model: bool = True, replay: bool = True
+    n: int,
+    total: int,
+    source: str,
+    model: bool = True,
+    replay: bool = True,
+    record: str = "",
 ) -> dict[str, float]:
     """Ingest of `total` txs of `n` machines: replayed from a captured stream (`source`), or from
-    the live blast sender (`replay=False`, `source` = the templates)."""
+    the live blast sender (`replay=False`, `source` = the templates; it reports when every tx is
+    acked). ``record``: a live recording too (acks then wait for its flushes)."""
     per = max(1, total // n)
-    session: Any = Session(max_mem_bytes=1 << 40) if model else _NoModel()
+    recorder = RecordingWriter(record) if record else None
+    session: Any = Session(max_mem_bytes=1 << 40, recorder=recorder) if model else _NoModel()
     expected = n * per
     server = _ServerThread(session, expected)
     port = str(server.srv.port)
@@ -383,7 +391,8 @@ def bench_throughput(
     assert server.all_in.wait(300), "not everything arrived"
     took = time.perf_counter() - t0
     cpu = server.cpu_end - cpu0
-    proc.stdout.readline()
+    proc.stdout.readline()  # "done": the blast sender's outboxes are empty (everything acked)
+    took_acked = time.perf_counter() - t0
     proc.stdin.write("stop\n")
     proc.stdin.flush()
     proc.wait(30)
@@ -392,8 +401,11 @@ def bench_throughput(
     stored = server.count() if model else expected
     model_est = session.stored_bytes / stored
     server.stop()
+    if recorder is not None:
+        recorder.close()
     return {
         "rate": expected / took,
+        "acked_rate": expected / took_acked,
         "cpu_rate": expected / cpu,
         "mem": (rss1 - rss0) / stored,
         "model_mem": model_est,
@@ -448,6 +460,9 @@ def run_one(n: int, txs: int, rate: float, seconds: float, reps: int) -> None:
         base = bench_throughput(n, txs, stream_path, model=False)
         base_ceiling = decode_ceiling(templates, n, per)
         live = bench_throughput(n, txs, tpl_path, replay=False)
+        live_rec = bench_throughput(
+            n, txs, tpl_path, replay=False, record=os.path.join(tmp, "live.amdbg")
+        )
         dl = bench_delay(n, rate, seconds)
     finally:
         for name in os.listdir(tmp):
@@ -464,10 +479,12 @@ def run_one(n: int, txs: int, rate: float, seconds: float, reps: int) -> None:
         f" {reps} runs; server path alone"
         f" {base['cpu_rate'] / base_ceiling[1]:.0%} per CPU second)"
         f" | live senders on the box: {live['rate']:,.0f} tx/s"
+        f" (all acked {live['acked_rate']:,.0f} tx/s; with --record {live_rec['rate']:,.0f},"
+        f" all acked {live_rec['acked_rate']:,.0f})"
         f" | mem {first['mem'] / 1024:.2f} KiB/tx RSS, {first['model_mem'] / 1024:.2f} model"
         f" (target <= {TARGET_BYTES / 1024:.1f})"
         f" | send->model p50 {dl['p50']:.1f} ms p99 {dl['p99']:.1f} ms at {dl['sent']:,.0f} tx/s"
-        f" | dropped {first['dropped'] + live['dropped']:.0f}",
+        f" | dropped {first['dropped'] + live['dropped'] + live_rec['dropped']:.0f}",
         flush=True,
     )
 

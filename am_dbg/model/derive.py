@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import msgpack
 
 from am_dbg.model.wire import TxCore, decode_many
+from am_rpc.codec import nesting_depth
 from am_rpc.dbg.protocol import LogEntry, MessageError, SchemaMsg, TxMsg
 
 __all__ = [
@@ -117,14 +118,21 @@ class TupleInterner:
             self._seen.clear()
 
 
+MAX_TX_DEPTH = 8
+"""The deepest nesting a tx map may have (the protocol's shapes need 3): deeper is refused."""
+
+
 def unpack_tx(raw: bytes) -> dict[str, Any]:
-    """Decode one packed tx map; anything that is not a msgpack map is a `MessageError`."""
+    """Decode one packed tx map; anything that is not a msgpack map, or nests deeper than
+    `MAX_TX_DEPTH`, is a `MessageError`."""
     try:
         d = msgpack.unpackb(raw, raw=False)
     except Exception as err:  # msgpack raises several unrelated types for bad input
         raise MessageError(f"tx: not a valid msgpack map ({type(err).__name__}: {err})") from None
     if type(d) is not dict:
         raise MessageError("tx: must be a map")
+    if nesting_depth(d, MAX_TX_DEPTH) > MAX_TX_DEPTH:
+        raise MessageError(f"tx: nested deeper than {MAX_TX_DEPTH} levels")
     return d
 
 

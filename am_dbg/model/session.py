@@ -3,8 +3,8 @@
 The ingest server (live sockets), the recordings loader and the UI all go through `Session`:
 
 - `on_schema`: clean-on-connect, schema change (same connection), reconnect (same id and session
-  token on a new connection: the history continues, design.md §3), restart (same id, new token:
-  the old history is replaced), new machine, the `max_clients` cap;
+  token on a new connection: the history continues, design.md §3), a new run (same id, new token:
+  the earlier run is kept as ``<id>~<n>``, `am_dbg.model.runs`), new machine, the `max_clients` cap;
 - `on_txs`: a batch of (conn id, message) pairs in arrival order; unknown machines and messages from
   a connection that is not the machine's current one are dropped and counted, never raised;
 - `on_disconnect`, `remove`, `load` (machines from a file: disconnected, never cleaned on connect);
@@ -23,11 +23,12 @@ from itertools import chain, compress, pairwise, repeat
 from operator import attrgetter, ne
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from msgpack import packb, unpackb
+from msgpack import packb
 
 from am_dbg.model.derive import decode_run, unpack_tx
 from am_dbg.model.history import MachineHistory
 from am_dbg.model.packed import PackedTxs
+from am_dbg.model.runs import earlier_run_id, find_run, renamed
 from am_dbg.model.wire import decode_many
 from am_rpc.dbg.protocol import MessageError, SchemaMsg, TxMsg
 
@@ -62,7 +63,8 @@ class SchemaOutcome:
     """What a schema message did.
 
     `kind`: "new" machine, "schema_change" (same connection, history kept), "reconnect" (same run
-    on a new connection, history kept), "replaced" (a new run of the same id, old history dropped).
+    on a new connection, history kept), "replaced" (a new run of the same id: the earlier run is
+    kept under `earlier`, see `am_dbg.model.runs`).
     `removed`: machines removed as a consequence (clean-on-connect, the `max_clients` cap); a
     replaced machine's id is not listed (it is still there, as a new history).
     """
@@ -70,6 +72,7 @@ class SchemaOutcome:
     mach_id: str
     kind: SchemaKind
     removed: tuple[str, ...] = ()
+    earlier: str = ""  # "replaced": the id the earlier run is kept under
 
 
 @dataclass(slots=True)
@@ -112,6 +115,8 @@ class Session:
         self.max_mem_bytes = max_mem_bytes
         self.log_ops_ttl_ns = log_ops_ttl_ns
         self.recorder = recorder
+        # (conn id, machine id) -> the earlier-run id that connection's machine was renamed to
+        self._renamed: dict[tuple[str, str], str] = {}
 
     @classmethod
     def from_config(cls, cfg: Config, recorder: Recorder | None = None) -> Session:
@@ -130,9 +135,30 @@ class Session:
     ) -> SchemaOutcome:
         """A schema arrived over connection `conn_id` (spec §3.5 plus the session-token rule)."""
         now = now_ns or time.time_ns()
-        old = self.machines.get(schema.id)
         removed: list[str] = []
         kind: SchemaKind
+        earlier = ""
+        run = self._renamed.get((conn_id, schema.id))
+        if run is not None and run in self.machines:
+            # a schema change on the channel of a run renamed by a newer one: it stays renamed
+            self.machines[run].set_schema(renamed(schema, run))
+            if self.recorder is not None:
+                self.recorder.write_schema(schema, conn_id, now)
+            return SchemaOutcome(run, "schema_change")
+        old = self.machines.get(schema.id)
+        if old is not None and old.token != schema.token and schema.token:
+            run = find_run(schema.id, schema.token, self.machines, _live_token)
+            if run is not None:  # a renamed earlier run reconnecting: its history continues
+                h = self.machines[run]
+                h.set_schema(renamed(schema, run))
+                h.conn_id = conn_id
+                h.connected = True
+                h.last_activity_ns = now
+                self._renamed[(conn_id, schema.id)] = run
+                if self.recorder is not None:
+                    self.recorder.write_connect(conn_id, schema.id, now)
+                    self.recorder.write_schema(schema, conn_id, now)
+                return SchemaOutcome(run, "reconnect")
         if old is not None and old.conn_id == conn_id and not old.from_file:
             old.set_schema(schema)
             old.connected = True
@@ -148,12 +174,21 @@ class Session:
             if self.clean_on_connect:
                 live = [m for m in self.machines.values() if not m.from_file]
                 if live and not any(m.connected for m in live):
+                    # the other machines go; this id's earlier run stays, renamed below
                     for m in live:
                         if m.id != schema.id:
                             removed.append(m.id)
-                        del self.machines[m.id]
+                            del self.machines[m.id]
             kind = "replaced" if existed else "new"
-            self.machines.pop(schema.id, None)
+            prev = self.machines.pop(schema.id, None)
+            if prev is not None:
+                # nothing received is erased: the earlier run stays, renamed (model.runs)
+                earlier = earlier_run_id(schema.id, self.machines)
+                prev.id = earlier
+                prev.set_schema(renamed(prev.schema, earlier))
+                self.machines[earlier] = prev
+                if not prev.from_file:
+                    self._renamed[(prev.conn_id, schema.id)] = earlier
             h = MachineHistory(schema, conn_id, connected=True)
             h.last_activity_ns = now
             self.machines[schema.id] = h
@@ -162,7 +197,7 @@ class Session:
             if kind != "schema_change":
                 self.recorder.write_connect(conn_id, schema.id, now)
             self.recorder.write_schema(schema, conn_id, now)
-        return SchemaOutcome(schema.id, kind, tuple(removed))
+        return SchemaOutcome(schema.id, kind, tuple(removed), earlier)
 
     def _enforce_max_clients(self, new_id: str) -> list[str]:
         out: list[str] = []
@@ -186,6 +221,8 @@ class Session:
         for m in self.machines.values():
             if m.connected and m.conn_id == conn_id and not m.from_file:
                 m.connected = False
+                if self._renamed:
+                    self._renamed = {k: v for k, v in self._renamed.items() if k[0] != conn_id}
                 if self.recorder is not None:
                     self.recorder.write_disconnect(conn_id, m.id, now_ns or time.time_ns())
                 if first is None:
@@ -240,7 +277,7 @@ class Session:
                 self._apply_runs(conns, [*map(_MACH, txs)], txs, raws, now_ns, out)
                 return
             try:
-                ds = [*map(unpackb, items)]
+                ds = [*map(unpack_tx, items)]
             except Exception:  # one bad item: decoded one by one below, which says which
                 ds = None
             if ds is not None and [*map(type, ds)].count(dict) != n:
@@ -279,6 +316,8 @@ class Session:
                 raw = packb(d)
             mid = d.get("m")
             h = self.machines.get(mid) if type(mid) is str else None
+            if h is not None and (h.conn_id != conn_id or h.from_file) and self._renamed:
+                h = self._run_of(conn_id, h.id) or h
             if h is None:
                 if type(mid) is not str:
                     raise MessageError("tx: missing key 'm'")
@@ -294,6 +333,11 @@ class Session:
         out.added[h.id] = out.added.get(h.id, 0) + 1
         if self.recorder is not None:
             self.recorder.write_tx(conn_id, raw, h.recv_time_ns(-1))
+
+    def _run_of(self, conn_id: str, mach_id: str) -> MachineHistory | None:
+        """The renamed earlier run of `mach_id` still sending on `conn_id`, if any."""
+        run = self._renamed.get((conn_id, mach_id))
+        return self.machines.get(run) if run is not None else None
 
     def _decode_each(
         self, conns: Sequence[str], items: Sequence[TxMsg | bytes], out: BatchOutcome
@@ -333,12 +377,15 @@ class Session:
             _invalid(out, conn_id, MessageError("tx: missing key 'm'"), n)
             return
         h = self.machines.get(mid)
+        if h is not None and (h.conn_id != conn_id or h.from_file) and self._renamed:
+            h = self._run_of(conn_id, mid) or h
         if h is None:
             out.unknown += n
             return
         if h.conn_id != conn_id or h.from_file:
             out.conn_mismatch += n
             return
+        mid = h.id
         start = len(h)
         res = h.extend_wire(ds, raws, now_ns)
         rec = self.recorder
@@ -447,6 +494,10 @@ class Session:
             if not progress:
                 break
         return dropped
+
+
+def _live_token(h: MachineHistory) -> str:
+    return "" if h.from_file else h.token
 
 
 def _invalid(out: BatchOutcome, conn_id: str, err: MessageError, n: int) -> None:

@@ -10,12 +10,16 @@ Records are msgpack arrays `[kind, time_ns, conn_id, body]`:
     2 CONNECT     body = machine id (a machine got a new connection; its SCHEMA follows)
     3 DISCONNECT  body = machine id
     4 META        body = {"app": "am-dbg", "version": ...} (first record of a file)
+    5 SEQ         body = [machine id, session token, seq]: the sender's txs of that run up to
+                  seq are recorded (what a restarted recorder needs to skip resent duplicates)
 
 A live `RecordingWriter` flushes a chunk at least every second (and when a chunk grows large, and
-on close), so a crash loses at most the last second. `read_amdbg` keeps every intact chunk: after a
-damaged one it resumes at the next chunk whose checksum holds, and says what each gap lost; a chunk
-inflating past `MAX_INFLATED`, or a record nested deeper than `depth.MAX_DEPTH`, is skipped the same
-way; a newer format version is refused.
+on close, and whenever the ingest server needs an ack to be durable), so a crash loses at most
+what was not acked yet. ``append=True`` continues an existing recording (`--record` onto the file
+of a previous run): a torn last chunk is cut off, the SEQ records are read back into `seqs`.
+`read_amdbg` keeps every intact chunk: after a damaged one it resumes at the next chunk whose
+checksum holds, and says what each gap lost; a chunk inflating past `MAX_INFLATED`, or a record
+nested deeper than `depth.MAX_DEPTH`, is skipped the same way; a newer format version is refused.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import msgpack
 from am_dbg import __version__
 from am_dbg.model.derive import check_tx, unpack_tx
 from am_dbg.model.packed import PackedTxs
+from am_dbg.model.runs import earlier_run_id, find_run, renamed
 from am_dbg.model.wire import decode_one
 from am_dbg.recordings.depth import (
     CONTAINER_BYTES,
@@ -68,7 +73,7 @@ MAX_CHUNK = 256 * 2**20
 # Readers refuse a chunk that inflates to more than this (a writer must cut chunks below it).
 MAX_INFLATED = 64 * 2**20
 
-SCHEMA, TX, CONNECT, DISCONNECT, META = range(5)
+SCHEMA, TX, CONNECT, DISCONNECT, META, SEQ = range(6)
 
 
 class RecordingWriter:
@@ -88,8 +93,11 @@ class RecordingWriter:
         chunk_bytes: int = 2**20,
         background: bool = True,
         app_version: str = "",
+        append: bool = False,
     ) -> None:
         self.path = Path(path)
+        # (machine id, token) -> last seq recorded (of the recording this one continues)
+        self.seqs: dict[tuple[str, str], int] = {}
         self.flush_interval = flush_interval
         self.chunk_bytes = chunk_bytes
         self.error: str | None = None
@@ -99,24 +107,46 @@ class RecordingWriter:
         self._pending: list[list[Any]] = []
         self._pending_bytes = 0
         self._lock = threading.Lock()  # guards _pending
+        # held by `batch()`: a flush never splits what a caller writes as one (txs + their SEQ)
+        self._batch_lock = threading.RLock()
         self._io_lock = threading.Lock()  # serialises chunk writes
         self._closed = False
         self._wake = threading.Event()
         try:
-            self._f: BinaryIO = open(self.path, "wb")  # noqa: SIM115 - closed in close()
-            self._f.write(HEADER.pack(MAGIC, VERSION))
+            end = self._resume() if append else 0
+            if end:
+                self._f: BinaryIO = open(self.path, "r+b")  # noqa: SIM115 - closed in close()
+                self._f.truncate(end)
+                self._f.seek(end)
+            else:
+                self._f = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+                self._f.write(HEADER.pack(MAGIC, VERSION))
         except OSError as err:
             raise RecordingError(f"cannot record to {str(path)!r}: {err.strerror or err}") from None
+        self._thread: threading.Thread | None = None
         meta = {"app": "am-dbg", "version": app_version or __version__}
         self._append([META, time.time_ns(), "", meta], 64)
         self.flush()
-        self._thread: threading.Thread | None = None
         atexit.register(self.close)  # a normal interpreter exit completes the recording
         if background:
             self._thread = threading.Thread(
                 target=self._run, name=f"amdbg-writer:{self.path.name}", daemon=True
             )
             self._thread.start()
+
+    def _resume(self) -> int:
+        """Where an existing recording at `path` ends intact (0: no file or an empty one); its SEQ
+        records go to `seqs`. A file that is not a recording is refused, never overwritten."""
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+        if size == 0:
+            return 0
+        data = self.path.read_bytes()
+        got = read_amdbg(self.path, data)  # RecordingError: not a recording / newer version
+        self.seqs = dict(got.seqs)
+        return _intact_end(data)
 
     # records ---------------------------------------------------------------------------------------
 
@@ -127,6 +157,9 @@ class RecordingWriter:
         raw = tx if isinstance(tx, bytes) else msgpack.packb(tx.to_wire())
         self.txs += 1
         self._append([TX, time_ns, conn_id, raw], len(raw) + 24)
+
+    def write_seq(self, mach_id: str, token: str, seq: int, time_ns: int) -> None:
+        self._append([SEQ, time_ns, "", [mach_id, token, seq]], 48 + len(mach_id))
 
     def write_connect(self, conn_id: str, mach_id: str, time_ns: int) -> None:
         self._append([CONNECT, time_ns, conn_id, mach_id], 32 + len(mach_id))
@@ -149,10 +182,15 @@ class RecordingWriter:
 
     # chunks ----------------------------------------------------------------------------------------
 
+    def batch(self) -> threading.RLock:
+        """``with writer.batch(): ...``: the records written inside end up in the same chunk (a
+        flush waits until the block is done). Used for a model update and its SEQ records."""
+        return self._batch_lock
+
     def flush(self) -> None:
         """Write what is pending as one chunk (no-op when nothing is)."""
         with self._io_lock:
-            with self._lock:
+            with self._batch_lock, self._lock:
                 recs, self._pending = self._pending, []
                 self._pending_bytes = 0
             if not recs or self.error is not None:
@@ -225,6 +263,23 @@ class AmdbgRead:
     damaged: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
     gaps: int = 0  # damaged stretches skipped before the end (each one a warning)
+    # (machine id, session token) -> last seq recorded (SEQ records)
+    seqs: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+def _intact_end(data: bytes) -> int:
+    """The offset after the last complete chunk whose checksum holds (a torn tail is cut)."""
+    pos = HEADER.size
+    end = pos
+    while pos + CHUNK_HEAD.size <= len(data):
+        length, crc = CHUNK_HEAD.unpack_from(data, pos)
+        stop = pos + CHUNK_HEAD.size + length
+        if length > MAX_CHUNK or stop > len(data):
+            break
+        if zlib.crc32(data[pos + CHUNK_HEAD.size : stop]) == crc:
+            end = stop
+        pos = stop
+    return end
 
 
 class _Replay:
@@ -232,6 +287,8 @@ class _Replay:
 
     def __init__(self) -> None:
         self.machs: dict[str, _Mach] = {}
+        self.renamed: dict[tuple[str, str], str] = {}  # (conn, id) -> earlier-run id (model.runs)
+        self.seqs: dict[tuple[str, str], int] = {}  # (machine id, token) -> last seq recorded
         self.txs = 0
         self.skipped = 0  # transitions of no known machine or a stale connection
         self.bad = 0  # malformed records
@@ -257,11 +314,16 @@ class _Replay:
             elif kind == SCHEMA:
                 self._schema(SchemaMsg.from_wire(body), conn)
             elif kind == DISCONNECT:
-                m = self.machs.get(body)
+                m = self.machs.get(self.renamed.get((conn, body), body))
                 if m is not None and m.conn_id == conn:
                     m.connected = False
             elif kind == META and isinstance(body, dict):
                 self.meta = body
+            elif kind == SEQ:
+                mid, token, seq = body
+                if type(mid) is str and type(token) is str and type(seq) is int:
+                    key = (mid, token)
+                    self.seqs[key] = max(self.seqs.get(key, 0), seq)
             # CONNECT: the SCHEMA record that follows applies the rules; unknown kinds: newer
             # writers of the same version may add informational records.
         except (MessageError, ValueError, TypeError, RecursionError) as err:
@@ -270,10 +332,23 @@ class _Replay:
                 self.first_bad = str(err)
 
     def _schema(self, schema: SchemaMsg, conn: str) -> None:
+        run = self.renamed.get((conn, schema.id))
+        if run is not None and run in self.machs:  # schema change of a renamed earlier run
+            self.machs[run].schema = renamed(schema, run)
+            return
         old = self.machs.get(schema.id)
         if old is not None and old.stand_in and len(old.schema.states) == len(schema.states):
             old.schema, old.conn_id, old.connected, old.stand_in = schema, conn, True, False
             return
+        if old is not None and old.schema.token != schema.token and schema.token:
+            run = find_run(schema.id, schema.token, self.machs, lambda m: m.schema.token)
+            if run is not None:  # a renamed earlier run reconnecting (as live, model.runs)
+                m = self.machs[run]
+                m.schema = renamed(schema, run)
+                m.conn_id = conn
+                m.connected = True
+                self.renamed[(conn, schema.id)] = run
+                return
         if old is not None and (
             old.conn_id == conn or (old.schema.token and old.schema.token == schema.token)
         ):
@@ -281,7 +356,12 @@ class _Replay:
             old.conn_id = conn
             old.connected = True
             return
-        self.machs.pop(schema.id, None)  # a new run replaces the old history (as live)
+        prev = self.machs.pop(schema.id, None)
+        if prev is not None:  # a new run: the earlier one is kept, renamed (as live, model.runs)
+            earlier = earlier_run_id(schema.id, self.machs)
+            prev.schema = renamed(prev.schema, earlier)
+            self.machs[earlier] = prev
+            self.renamed[(prev.conn_id, schema.id)] = earlier
         self.machs[schema.id] = _Mach(schema, conn)
 
     def _tx(self, conn: str, raw: bytes, t: int) -> None:
@@ -295,6 +375,9 @@ class _Replay:
             d = unpack_tx(raw)
             mid, queued = d.get("m"), d.get("qd") is True
         m = self.machs.get(mid)
+        if m is not None and m.conn_id != conn and self.renamed:
+            run = self.renamed.get((conn, mid))
+            m = self.machs.get(run, m) if run is not None else m
         if m is None and type(mid) is str:
             m = self._stand_in(mid, conn, tx.c if tx is not None else (d or {}).get("c"))
         if m is None or m.conn_id != conn:
@@ -421,6 +504,7 @@ def read_amdbg(path: str | PathLike[str], data: bytes | None = None) -> AmdbgRea
         damaged=pos < len(data) or gaps > 0,
         meta=replay.meta,
         gaps=gaps,
+        seqs=replay.seqs,
     )
 
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 from collections.abc import Callable
 
 from am_rpc.codec import encode_frame, encode_preamble, pack
 from am_rpc.dbg.addr import split_addr
-from am_rpc.dbg.frames import KIND_DISC, KIND_SCHEMA, KIND_TXS, MAGIC
+from am_rpc.dbg.frames import KIND_DISC, KIND_HELLO, KIND_SCHEMA, KIND_TXS, MAGIC
 from am_rpc.dbg.protocol import SchemaMsg, TxMsg
 
 __all__ = ["ForwardError", "Forwarder"]
@@ -64,9 +65,14 @@ class Forwarder:
     """Connections to every ``--fwd-data`` target."""
 
     def __init__(
-        self, addrs: tuple[str, ...] | list[str], on_note: Callable[[str], None] | None = None
+        self,
+        addrs: tuple[str, ...] | list[str],
+        on_note: Callable[[str], None] | None = None,
+        secret: str | None = None,
     ) -> None:
         self.addrs = tuple(addrs)
+        # presented to every target (docs/protocol.md, "Authentication"); None: $AM_DBG_TOKEN
+        self.secret = os.environ.get("AM_DBG_TOKEN", "") if secret is None else secret
         self._targets: list[tuple[asyncio.Transport, _Drain]] = []
         self._waiting: dict[str, _Waiting] = {}
         self._dialers: list[asyncio.Task[None]] = []
@@ -99,7 +105,8 @@ class Forwarder:
         loop = asyncio.get_running_loop()
         transport, proto = await loop.create_connection(functools.partial(_Drain, addr), host, port)
         assert isinstance(transport, asyncio.Transport)
-        transport.write(encode_preamble(magic=MAGIC))
+        hello = encode_frame({"k": KIND_HELLO, "token": self.secret}) if self.secret else b""
+        transport.write(encode_preamble(magic=MAGIC) + hello)
         waiting = self._waiting.pop(addr, None)
         if waiting is not None:
             for frame in waiting.frames:

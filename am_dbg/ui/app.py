@@ -1017,6 +1017,8 @@ def ingest_server(cfg: Config, session: Session, on_batch: Any = None, forward: 
         forward=forward,
         tick_slice=64,  # short model-update slices keep key presses responsive while hot
         tick_time=0.01,
+        token=cfg.token,
+        insecure=cfg.insecure,
     )
 
 

@@ -87,7 +87,7 @@ class UiRun:
         cfg = self.cfg
         if cfg.record:
             try:
-                self.recorder = RecordingWriter(cfg.record)
+                self.recorder = RecordingWriter(cfg.record, append=True)
             except (OSError, RecordingError) as err:
                 _err(str(err))
                 return 1
@@ -107,7 +107,9 @@ class UiRun:
             for hist in session.machines.values():  # the UI reads every machine on its first
                 hist.derive_now()  # frame: derive here, under "Please wait", not behind it
         if cfg.fwd_data:
-            self.forwarder = Forwarder(cfg.fwd_data, on_note=_err)  # a toast once the UI runs
+            self.forwarder = Forwarder(  # notes become a toast once the UI runs
+                cfg.fwd_data, on_note=_err, secret=cfg.token or None
+            )
             try:
                 await self.forwarder.start()
             except ForwardError as err:

@@ -5,6 +5,8 @@ sends an 8-byte preamble, then length-prefixed msgpack frames. Every frame is on
 ``"k"`` key names its kind (`docs/protocol.md` is the written contract):
 
 sender -> debugger
+    ``{"k": "hello", "token": <shared secret>}``  (first frame, when the sender has a secret:
+    ``AM_DBG_TOKEN``; a debugger started with ``--token`` refuses anything else first)
     ``{"k": "schema", "schema": <SchemaMsg map>}``
     ``{"k": "txs", "seq": <seq of the first tx>, "txs": [<bin: one packed TxMsg map>, ...],
     "dropped": <n>}``  (``dropped`` only when the outbox overflowed since the previous frame)
@@ -27,19 +29,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from am_rpc.codec import MAGIC_DBG
+from am_rpc.codec import MAGIC_DBG, check_depth
 from am_rpc.dbg.protocol import MessageError, SchemaMsg
+from am_rpc.errors import DecodeError
 
 __all__ = [
     "KIND_ACK",
     "KIND_DISC",
     "KIND_ERROR",
+    "KIND_HELLO",
     "KIND_SCHEMA",
     "KIND_TXS",
     "MAGIC",
     "AckFrame",
     "DiscFrame",
     "ErrorFrame",
+    "HelloFrame",
     "SchemaFrame",
     "TxsFrame",
     "parse_client_frame",
@@ -52,6 +57,12 @@ KIND_TXS = "txs"
 KIND_DISC = "disc"
 KIND_ACK = "ack"
 KIND_ERROR = "error"
+KIND_HELLO = "hello"
+
+
+@dataclass(frozen=True, slots=True)
+class HelloFrame:
+    token: str  # the shared secret the sender presents ("" = none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +109,10 @@ def _conn(d: dict[Any, Any], what: str) -> str:
     return conn
 
 
-def parse_client_frame(obj: Any) -> SchemaFrame | TxsFrame | DiscFrame:
-    """Validate one decoded frame from a sender (or a forwarding debugger)."""
+def parse_client_frame(obj: Any) -> SchemaFrame | TxsFrame | DiscFrame | HelloFrame:
+    """Validate one decoded frame from a sender (or a forwarding debugger), its nesting too
+    (`am_rpc.codec.check_depth`): the ingest server decodes with ``max_depth=0``, as the txs
+    list, proven a flat list of bins here, is most of every frame."""
     if not isinstance(obj, dict):
         raise MessageError(f"frame must be a map, got {type(obj).__name__}")
     kind = obj.get("k")
@@ -107,9 +120,11 @@ def parse_client_frame(obj: Any) -> SchemaFrame | TxsFrame | DiscFrame:
         txs = obj.get("txs")
         if type(txs) is not list or [*map(type, txs)].count(bytes) != len(txs):
             raise MessageError("txs frame: key 'txs' must be a list of bin (packed tx maps)")
+        _check_depth({k: v for k, v in obj.items() if k != "txs"})
         return TxsFrame(
             _int(obj, "seq", "txs", 0), txs, _int(obj, "dropped", "txs", 0), _conn(obj, "txs")
         )
+    _check_depth(obj)
     if kind == KIND_SCHEMA:
         return SchemaFrame(SchemaMsg.from_wire(obj.get("schema")), _conn(obj, "schema"))
     if kind == KIND_DISC:
@@ -117,7 +132,19 @@ def parse_client_frame(obj: Any) -> SchemaFrame | TxsFrame | DiscFrame:
         if not conn:
             raise MessageError("disc frame: missing 'conn'")
         return DiscFrame(conn)
+    if kind == KIND_HELLO:
+        token = obj.get("token", "")
+        if not isinstance(token, str):
+            raise MessageError("hello frame: key 'token' must be a string")
+        return HelloFrame(token)
     raise MessageError(f"unknown frame kind {kind!r}")
+
+
+def _check_depth(obj: Any) -> None:
+    try:
+        check_depth(obj)
+    except DecodeError as err:
+        raise MessageError(f"frame: {err}") from None
 
 
 def parse_server_frame(obj: Any) -> AckFrame | ErrorFrame:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
+import os
 import random
 import secrets
 import socket
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from am_rpc.codec import FrameDecoder, encode_frame, encode_preamble
 from am_rpc.dbg.frames import (
     KIND_DISC,
+    KIND_HELLO,
     KIND_SCHEMA,
     KIND_TXS,
     MAGIC,
@@ -206,16 +208,22 @@ class _Mux:
     """The connection of one loop to one debugger address, shared by every machine's channel."""
 
     _lock = threading.Lock()
-    _muxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, int], _Mux]] = (
-        weakref.WeakKeyDictionary()
-    )
+    _muxes: weakref.WeakKeyDictionary[
+        asyncio.AbstractEventLoop, dict[tuple[str, int, str], _Mux]
+    ] = weakref.WeakKeyDictionary()
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, host: str, port: int, backoff: tuple[float, float]
+        self,
+        loop: asyncio.AbstractEventLoop,
+        host: str,
+        port: int,
+        backoff: tuple[float, float],
+        secret: str = "",
     ) -> None:
         self.loop = loop
         self.host = host
         self.port = port
+        self.secret = secret  # presented in a hello frame first thing on every connection
         self.addr = f"{host}:{port}"
         self.backoff = backoff
         self.links: set[DbgLink] = set()  # loop thread only
@@ -232,13 +240,14 @@ class _Mux:
         host: str,
         port: int,
         backoff: tuple[float, float],
+        secret: str = "",
     ) -> _Mux:
-        """The mux for (loop, address), created on first use (loop thread only)."""
+        """The mux for (loop, address, secret), created on first use (loop thread only)."""
         with cls._lock:
             per_loop = cls._muxes.setdefault(loop, {})
-            mux = per_loop.get((host, port))
+            mux = per_loop.get((host, port, secret))
             if mux is None or mux.closed:
-                mux = per_loop[(host, port)] = cls(loop, host, port, backoff)
+                mux = per_loop[(host, port, secret)] = cls(loop, host, port, backoff, secret)
         mux.links.add(link)
         if mux.task is None:
             mux.task = loop.create_task(mux._run())
@@ -259,8 +268,8 @@ class _Mux:
         self.closed = True
         with self._lock:
             per_loop = self._muxes.get(self.loop, {})
-            if per_loop.get((self.host, self.port)) is self:
-                del per_loop[(self.host, self.port)]
+            if per_loop.get((self.host, self.port, self.secret)) is self:
+                del per_loop[(self.host, self.port, self.secret)]
         if proto is not None and proto.transport is not None:
             proto.transport.close()
         if self.task is not None and not self.task.done():
@@ -339,6 +348,8 @@ class _Mux:
                 continue
             assert isinstance(proto, _Proto) and proto.transport is not None
             parts = [encode_preamble(magic=MAGIC)]
+            if self.secret:
+                parts.append(encode_frame({"k": KIND_HELLO, "token": self.secret}))
             for link in self.links:
                 parts.extend(self._open(link))
             proto.transport.write(b"".join(parts))
@@ -369,8 +380,11 @@ class DbgLink:
         loop: asyncio.AbstractEventLoop | None = None,
         name: str = "",
         backoff: tuple[float, float] = (0.05, 2.0),
+        secret: str | None = None,
     ) -> None:
         self.host = host
+        # the debugger's shared secret (docs/protocol.md, "Authentication"); None: $AM_DBG_TOKEN
+        self.secret = os.environ.get("AM_DBG_TOKEN", "") if secret is None else secret
         self.port = port
         self.addr = f"{host}:{port}"
         self.name = name
@@ -398,7 +412,7 @@ class DbgLink:
 
     def _attach(self) -> None:
         self._loop_thread = threading.get_ident()
-        self.mux = _Mux.attach(self, self.loop, self.host, self.port, self.backoff)
+        self.mux = _Mux.attach(self, self.loop, self.host, self.port, self.backoff, self.secret)
         self._attached.set()
         self.wake()
 

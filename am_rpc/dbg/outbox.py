@@ -3,8 +3,9 @@
 Thread-safe and never blocking: the machine thread appends, the I/O loop takes frames out. Items
 stay until the debugger acks them, so a connection that dies mid-stream loses nothing: after a
 reconnect everything unacked is sent again (the debugger skips what it already has, by ``seq``).
-Above ``limit`` items the oldest are dropped; drops of items never sent are counted, reported in
-the next frame (``dropped``) and in :meth:`Outbox.stats`, never silent.
+Above ``limit`` items the oldest are dropped; every drop of an item not acked yet (sent or not:
+an ack means durable, docs/protocol.md "Delivery") is counted, reported in the next frame
+(``dropped``) and in :meth:`Outbox.stats`, never silent.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ class OutboxStats:
     queued: int  # items waiting (unsent + sent but unacked)
     produced: int  # tx messages ever added
     acked: int  # seq of the last tx the debugger confirmed
-    dropped: int  # tx messages dropped unsent (overflow), total
+    dropped: int  # tx messages dropped before they were acked (overflow), total
 
 
 class Outbox:
@@ -80,11 +81,14 @@ class Outbox:
         item = self._items[self._head][1]
         self._items[self._head] = (0, None)
         self._head += 1
-        if self._sent > 0:
-            self._sent -= 1  # it was written; the debugger most likely has it
-        elif isinstance(item, SchemaMsg):
-            self.schema_lost = True
+        sent = self._sent > 0
+        if sent:
+            self._sent -= 1
+        if isinstance(item, SchemaMsg):
+            self.schema_lost = self.schema_lost or not sent
         else:
+            # written but not acked is not delivered: the debugger acks only what is durable,
+            # and a recorder killed before its flush never had it. Counted either way.
             self.dropped += 1
             self._dropped_report += 1
         self._compact()

@@ -25,6 +25,7 @@ __all__ = [
     "StateDef",
     "Step",
     "TxMsg",
+    "check_relations",
 ]
 
 PROTOCOL_VERSION = 1
@@ -208,6 +209,25 @@ class SchemaMsg:
             parent=_opt(d, "parent", str, "", what),
             tags=_strs(d.get("tags") or (), "tags", what),
             token=_opt(d, "token", str, "", what),
+        )
+
+
+def check_relations(schema: SchemaMsg) -> None:
+    """Raise `MessageError` naming every relation (require/add/remove/after) or group index that
+    points at a state the schema does not define (ingest refuses such a schema)."""
+    bad: list[str] = []
+    for name, sd in schema.states.items():
+        for rel in ("require", "add", "remove", "after"):
+            missing = [t for t in getattr(sd, rel) if t not in schema.states]
+            if missing:
+                bad.append(f"{name}.{rel} -> {', '.join(map(repr, missing))}")
+    n = len(schema.states_index)
+    for gname, idxs in schema.groups.items():
+        if any(not 0 <= i < n for i in idxs):
+            bad.append(f"group {gname!r} -> index out of range")
+    if bad:
+        raise MessageError(
+            f"schema of {schema.id!r}: relations name undefined states: {'; '.join(bad[:10])}"
         )
 
 

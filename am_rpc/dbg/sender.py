@@ -87,6 +87,7 @@ class DbgTracer:
         checks: bool | None = None,
         stack_traces: bool = False,
         loop: asyncio.AbstractEventLoop | None = None,
+        secret: str | None = None,
     ) -> None:
         self.mach = mach
         self.addr = addr
@@ -120,7 +121,13 @@ class DbgTracer:
         else:
             host, port = split_addr(addr)
             self.link = DbgLink(
-                host, port, lambda: self._schema, outbox=self.outbox, loop=loop, name=str(mach.id)
+                host,
+                port,
+                lambda: self._schema,
+                outbox=self.outbox,
+                loop=loop,
+                name=str(mach.id),
+                secret=secret,
             )
 
     def _seed_pipes(self) -> None:
@@ -377,6 +384,7 @@ def connect(
     stack_traces: bool = False,
     loop: asyncio.AbstractEventLoop | None = None,
     log_level: int | None = None,
+    secret: str | None = None,
 ) -> DbgTracer:
     """Stream ``mach`` to the am-dbg at ``addr`` (default ``localhost:6831``; ``"1"`` too).
 
@@ -392,6 +400,8 @@ def connect(
     nothing (level 0, printing to stdout) is switched to ``LogLevel.CHANGES`` *without printing*
     (`set_empty`), so its ``[state]`` and ``[error]`` lines show in am-dbg; a machine whose level
     or logger the program set keeps them. Pass 0 to send no log lines.
+    ``secret``: the debugger's shared secret (``am-dbg --token``), presented on every
+    connection; default ``$AM_DBG_TOKEN``.
     """
     addr = DEFAULT_DBG_ADDR if addr in (None, "", "1") else addr
     _check_addr(addr)  # a clear ValueError now, not in the background
@@ -406,6 +416,7 @@ def connect(
         checks=checks,
         stack_traces=stack_traces,
         loop=loop,
+        secret=secret,
     )
     slog = mach.semlogger()
     if log_level is not None:

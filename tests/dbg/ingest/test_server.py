@@ -181,7 +181,7 @@ async def test_port_in_use_is_a_one_line_error() -> None:
 
 async def test_bind_errors_say_the_reason_once() -> None:
     # asyncio's own message repeats the address ("error while attempting to bind on ...")
-    srv = IngestServer(Session(), host="192.0.2.1", port=0)  # TEST-NET-1: never ours
+    srv = IngestServer(Session(), host="192.0.2.1", port=0, insecure=True)  # TEST-NET-1
     with pytest.raises(ListenError) as info:
         await srv.start()
     assert str(info.value) == "cannot listen on 192.0.2.1:0: cannot assign requested address"

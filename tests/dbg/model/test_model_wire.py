@@ -34,7 +34,7 @@ _tx = st.fixed_dictionaries(
         "time": st.integers(-5, 10**12),
         "log": st.just([[2, "[state] +A"]]),
         "args": st.just({"k": "v"}),
-        "extra": st.integers(-(2**63), 2**64 - 1),
+        "ql": st.integers(0, 2**64 - 1),  # unknown keys take the dict path (depth-checked)
     },
 )
 # values the dict path treats specially (refuses, or takes its careful slow path)

@@ -258,12 +258,15 @@ def test_recording_replays_restarts_and_reconnects(tmp_path: Path) -> None:
         s.on_disconnect("c1", now_ns=3)
         s.on_schema(schema("m", token="run1"), "c2", now_ns=4)  # reconnect: continues
         s.on_txs([("c2", rich_tx("m", i)) for i in range(3, 5)], 5)
-        s.on_schema(schema("m", token="run2"), "c3", now_ns=6)  # new run: replaces
+        s.on_schema(schema("m", token="run2"), "c3", now_ns=6)  # new run: the earlier one kept
         s.on_txs([("c3", rich_tx("m", i)) for i in range(100, 102)], 7)
-        s.on_txs([("c2", rich_tx("m", 9))], 8)  # stale connection: refused, not recorded
+        s.on_txs([("c2", rich_tx("m", 9))], 8)  # the earlier run, still connected: its own
+        s.on_txs([("c1", rich_tx("m", 10))], 9)  # a stale connection: refused, not recorded
     got = load(path)
     assert_same(s, got.machines)
-    assert [t.id for t in got.machines[0][1]] == ["m-100", "m-101"]
+    assert [sch.id for sch, _ in got.machines] == ["m~1", "m"]
+    assert [t.id for t in got.machines[0][1]] == ["m-0", "m-1", "m-2", "m-3", "m-4", "m-9"]
+    assert [t.id for t in got.machines[1][1]] == ["m-100", "m-101"]
     assert got.warnings == []
 
 

@@ -137,11 +137,13 @@ def test_sigterm_releases_the_screen_then_prints_the_summary() -> None:
 
 
 def test_a_bind_error_other_than_port_in_use_is_one_line_and_exit_2(cut_gob: Path) -> None:
-    proc = _am_dbg("-l", "192.0.2.1:6831")  # TEST-NET-1: never an address of this host
+    proc = _am_dbg(
+        "-l", "192.0.2.1:6831", "--insecure"
+    )  # TEST-NET-1: never an address of this host
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert err == "am-dbg: cannot listen on 192.0.2.1:6831: cannot assign requested address\n"
-    proc = _am_dbg("-l", "192.0.2.1:6831", "-i", str(cut_gob), "--exit-after", "0.5")
+    proc = _am_dbg("-l", "192.0.2.1:6831", "--insecure", "-i", str(cut_gob), "--exit-after", "0.5")
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err[-2000:]
     before, after = _before_and_after(err)
