@@ -281,7 +281,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, bool]:
     if ns.demo and not listen:
         raise ConfigError("--demo needs the server: drop --listen-addr -1")
     token = ns.token if ns.token is not None else os.environ.get("AM_DBG_TOKEN", "")
-    if listen and not token and not ns.insecure:
+    # a nats:// listener subscribes to a NATS server, whose own auth applies: no port of ours
+    if listen and not listen.startswith("nats://") and not token and not ns.insecure:
         from am_dbg.server.admission import is_loopback
         from am_rpc.dbg.addr import split_addr
 

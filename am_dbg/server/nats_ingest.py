@@ -47,11 +47,21 @@ class _NatsConn:
         self.id = "nats"
         self.transport = None
         self.conn_mach: dict[str, str] = {}
+        self.keys: dict[str, tuple[str, str]] = {}  # channel -> (machine id, token) of its run
         self.refused: set[str] = set()
+        self.owed: list[tuple[int, str, int]] = []  # NATS frames are not acked by the server
+        self.authed = True  # NATS authenticates its own clients
+        self.established = True
+        self.bad = False
         self.closed = False
+        self.peer = "nats"
 
     def fail(self, reason: str) -> None:
         log.warning("nats telemetry: %s", reason)
+
+    def drop(self, reason: str) -> None:
+        """The TCP server's idle timeout: NATS has no socket to close, the channels stay open."""
+        log.debug("nats telemetry: %s", reason)
 
 
 class NatsIngestServer(IngestServer):
