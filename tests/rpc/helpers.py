@@ -10,6 +10,7 @@ from typing import Any
 from am_core import Machine, Schema, State
 from am_rpc import Client, Mux, connect, serve
 from am_rpc.server import Server
+from tests import waiting
 
 NAMES = ["Exception", "A", "B", "C", "D", "ErrOnClient"]
 
@@ -36,7 +37,9 @@ def custom(schema: Schema) -> Schema:
 
 
 def wait_until(cond: Callable[[], bool], timeout: float = 3.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
+    """Poll ``cond``; a timeout under ``waiting.TIMEOUT`` is raised to it (a hang guard on a busy
+    box, never a speed budget: docs/waiting.md)."""
+    deadline = time.monotonic() + max(timeout, waiting.TIMEOUT)
     while not cond():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
