@@ -15,14 +15,17 @@ TIMEOUT = 20.0
 
 
 def wait_until(
-    cond: Callable[[], object], timeout: float = TIMEOUT, what: str = "condition"
+    cond: Callable[[], object],
+    timeout: float = TIMEOUT,
+    what: str = "condition",
+    interval: float = 0.005,
 ) -> None:
     """Poll ``cond`` from a thread until it is true; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not cond():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.005)
+        time.sleep(interval)
 
 
 async def await_until(
