@@ -361,7 +361,7 @@ def test_export_and_forks(make_pair: PairFactory) -> None:
         raise ValueError("forked failure")
 
     p.nm.go(None, work)
-    assert done.wait(2)
+    assert done.wait(20)
     wait_until(lambda: p.src.is_(["B", "Exception", "ErrOnClient"]), 2, "remote Exception")
     assert isinstance(p.nm.err(), ValueError)
     p.client.close()
