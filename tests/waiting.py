@@ -1,4 +1,4 @@
-"""Waiting on a condition in tests, never on a fixed sleep (docs/waiting.md).
+"""Waiting on a condition in tests, never on a fixed sleep.
 
 CI runs on a shared, busy box: a test waits for what it needs with a generous timeout, so a slow
 run is only slower, never red. The timeout is a safety net for a hang, not a speed budget.

@@ -37,9 +37,10 @@ def custom(schema: Schema) -> Schema:
 
 
 def wait_until(cond: Callable[[], bool], timeout: float = 3.0, what: str = "condition") -> None:
-    """Poll ``cond``; a timeout under ``waiting.TIMEOUT`` is raised to it (a hang guard on a busy
-    box, never a speed budget: docs/waiting.md)."""
-    deadline = time.monotonic() + max(timeout, waiting.TIMEOUT)
+    """Poll ``cond``; a timeout under ``waiting.TIMEOUT`` is raised to it: on a busy box a wait
+    is a guard against a hang, never a speed budget."""
+    timeout = max(timeout, waiting.TIMEOUT)
+    deadline = time.monotonic() + timeout
     while not cond():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
