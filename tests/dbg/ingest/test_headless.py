@@ -61,7 +61,7 @@ def test_headless_records_everything_and_exits_cleanly_on_signals(
     streams = _stream(port, 3, 20)
     assert all(t.close(5.0) for _, t in streams.values())
     proc.send_signal(sig)
-    _, err = proc.communicate(timeout=10)
+    _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     txs_total = sum(t.stats().produced for _, t in streams.values())
     assert "Clients: 3\n" in err and f"Transitions: {txs_total}\n" in err
@@ -72,7 +72,7 @@ def test_headless_records_everything_and_exits_cleanly_on_signals(
 
 def test_exit_after_stops_by_itself(tmp_path: Path) -> None:
     proc, _ = _start("--listen-addr", "127.0.0.1:0", "--exit-after", "0.3")
-    _, err = proc.communicate(timeout=10)
+    _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0 and "Clients: 0\n" in err and "Transitions: 0\n" in err
 
 
@@ -138,7 +138,7 @@ def test_import_then_export_converts_and_exits(tmp_path: Path) -> None:
     streams = _stream(port, 2, 10)
     assert all(t.close(5.0) for _, t in streams.values())
     proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=10)
+    proc.communicate(timeout=30)
     out = tmp_path / "out.amdbg"
     conv = subprocess.run(
         [sys.executable, "-m", "am_dbg", "-i", str(rec), "--headless", "--export-data", str(out)],
@@ -161,7 +161,7 @@ def test_port_in_use_with_import_goes_on_offline(tmp_path: Path) -> None:
     streams = _stream(port, 1, 5)
     assert all(t.close(5.0) for _, t in streams.values())
     proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=10)
+    proc.communicate(timeout=30)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
