@@ -25,6 +25,7 @@ class LoopThread:
 
     def __init__(self, name: str) -> None:
         self.loop = asyncio.new_event_loop()
+        self.stopping = False
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._thread.start()
 
@@ -58,6 +59,7 @@ class LoopThread:
         return self.submit(coro).result(timeout)
 
     def stop(self, timeout: float = 5.0) -> None:
+        self.stopping = True
         if self.loop.is_closed():
             return
         try:
@@ -95,7 +97,8 @@ class LoopOwner:
         untrack(self)
         thread = self._thread
         if thread is not None:
-            if not thread.loop.is_closed():
+            # a stopping loop (closed from its own thread) runs nothing more: wait for its end
+            if not thread.loop.is_closed() and not thread.stopping:
                 with contextlib.suppress(RuntimeError, TimeoutError):
                     thread.run(close(), 10)
             thread.stop()
@@ -107,8 +110,8 @@ class LoopOwner:
         await close()
         untrack(self)
         if self._thread is not None:
+            # kept: a close from another thread then waits for this loop's end (it is stopping)
             self._thread.stop()
-            self._thread = None
 
 
 _LIVE: weakref.WeakSet[Any] = weakref.WeakSet()

@@ -6,12 +6,17 @@ the work that is C code and no reader can avoid. Best of N runs each, wall and C
 process; the verdict uses CPU time, since on a shared machine (see the load average printed)
 wall time mostly measures the other processes.
 
+Damaged input (tests/dbg/gob/test_gob_damaged.py checks only the outcome): the slowest of 64
+copies with one byte of the type definitions changed, against the intact decode of the same run;
+a damaged stream must never cost more than an intact one.
+
     .venv/bin/python bench/gob.py [N] [FILE]
 """
 
 from __future__ import annotations
 
 import os
+import random
 import sys
 import time
 from collections.abc import Callable
@@ -20,6 +25,7 @@ from typing import Any
 
 import brotli
 
+from am_dbg.recordings.errors import GobError
 from am_dbg.recordings.gob import decode_gob
 from am_dbg.recordings.gob_import import import_gob_stream, read_gob_dump
 
@@ -59,6 +65,25 @@ def main() -> None:
     print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     verdict = "OK" if t_cpu <= TARGET_S else "OVER"
     print(f"target <= {TARGET_S:.1f} s (CPU): {verdict} ({t_cpu / TARGET_S:.2f} of the budget)")
+    worst = damaged_worst(data, 64)
+    print(f"damaged (worst of 64, CPU):   {worst * 1e3:7.1f} ms", end="")
+    print(f"  = {worst / i_cpu:.2f}x the intact decode + import")
+
+
+def damaged_worst(data: bytes, n: int) -> float:
+    """CPU time of the slowest import of ``n`` copies with one byte of the first 700 changed."""
+    rnd = random.Random(7)
+    worst = 0.0
+    for _ in range(n):
+        bad = bytearray(data)
+        bad[rnd.randrange(700)] = rnd.randrange(256)
+        c0 = time.process_time()
+        try:
+            import_gob_stream(bytes(bad))
+        except GobError:
+            pass
+        worst = max(worst, time.process_time() - c0)
+    return worst
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 from am_core.ctx import Ctx, CtxCanceledError, CtxDeadlineError
 
@@ -46,7 +45,7 @@ def test_cancelled_children_are_forgotten_by_the_parent() -> None:
 def test_timeout_cancels_with_deadline_error() -> None:
     ctx = Ctx(timeout=0.02)
     child = Ctx(ctx)
-    assert child.wait(5)
+    assert child.wait(20)
     assert isinstance(ctx.err(), CtxDeadlineError)
     assert isinstance(child.err(), CtxDeadlineError)
     assert str(ctx.err()) == "context deadline exceeded"
@@ -66,13 +65,12 @@ def test_wait_from_thread() -> None:
     ctx = Ctx()
     assert ctx.wait(0.01) is False
     threading.Timer(0.01, ctx.cancel).start()
-    t0 = time.monotonic()
-    assert ctx.wait(5) is True
-    assert time.monotonic() - t0 < 5
+    assert ctx.wait(20) is True  # woken by the cancel, not by the timeout
+    assert isinstance(ctx.err(), CtxCanceledError)
 
 
 async def test_await_cancelled_from_thread() -> None:
     ctx = Ctx()
     threading.Timer(0.01, ctx.cancel).start()
-    await asyncio.wait_for(ctx, 5)
+    await asyncio.wait_for(ctx, 20)
     assert ctx.done()

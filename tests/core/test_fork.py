@@ -16,6 +16,7 @@ from am_core.event import Event
 from am_core.forks import NoLoopError
 from am_core.machine import Machine
 from am_core.types import State
+from tests.waiting import await_until, wait_until
 
 
 def new_mach(**kw: Any) -> Machine:
@@ -47,9 +48,9 @@ async def test_task_forked_under_state_ctx_is_cancelled_when_state_removed() -> 
 
     m.handlers_bind(H())
     m.add1("Work")
-    await asyncio.wait_for(started.wait(), 5)
+    await asyncio.wait_for(started.wait(), 20)
     m.remove1("Work")
-    await asyncio.wait_for(cancelled.wait(), 5)
+    await asyncio.wait_for(cancelled.wait(), 20)
     assert not m.is_err()  # an expired context is not an error
     assert not m._subs.forks().tasks  # the finished task is forgotten
 
@@ -64,7 +65,7 @@ async def test_coroutine_raising_in_fork_lands_in_exception_with_its_message() -
     w = m.when_err()
     m.add1("Work")
     m.go(m.new_state_ctx("Work"), job)
-    await asyncio.wait_for(w, 5)
+    await asyncio.wait_for(w, 20)
     assert m.is1("Exception")
     err = m.err()
     assert isinstance(err, ValueError) and str(err) == "worker exploded: 42"
@@ -74,7 +75,7 @@ def test_thread_callable_raising_lands_in_exception() -> None:
     m = new_mach()
     w = m.when_err()
     m.go(None, lambda: 1 / 0)
-    assert w.wait(5)
+    assert w.wait(20)
     assert isinstance(m.err(), ZeroDivisionError)
 
 
@@ -87,14 +88,12 @@ def test_thread_callable_gets_the_ctx_to_check() -> None:
 
     def job(c: Ctx) -> None:
         running.set()
-        seen.append(c.wait(5))
+        seen.append(c.wait(20))
 
     m.go(ctx, job)
-    assert running.wait(5)
+    assert running.wait(20)
     m.remove1("Work")
-    deadline = time.monotonic() + 5
-    while not seen and time.monotonic() < deadline:
-        time.sleep(0.005)
+    wait_until(lambda: seen, what="the job's ctx.wait to return")
     assert seen == [True]
 
 
@@ -104,7 +103,7 @@ def test_go_with_expired_ctx_does_nothing() -> None:
     ctx.cancel()
     ran: list[int] = []
     m.go(ctx, lambda: ran.append(1))
-    time.sleep(0.02)
+    time.sleep(0.1)  # a negative check: give a wrongly started job the time to run
     assert ran == []
 
 
@@ -113,12 +112,17 @@ def test_go_after_runs_later_or_not_at_all() -> None:
     ran = threading.Event()
     t0 = time.monotonic()
     m.go_after(None, 0.05, ran.set)
-    assert ran.wait(5) and time.monotonic() - t0 >= 0.04
+    assert ran.wait(20) and time.monotonic() - t0 >= 0.04  # not before its delay
+    # cancelled during its (long) delay: the thread ends at once, the job never runs
+    m2 = Machine({"Work": State()}, id="f-after")
     ctx = Ctx()
     skipped: list[int] = []
-    m.go_after(ctx, 0.05, lambda: skipped.append(1))
+    m2.go_after(ctx, 30, lambda: skipped.append(1))
     ctx.cancel()
-    time.sleep(0.1)
+    wait_until(
+        lambda: not any(t.name == "am-go-f-after" for t in threading.enumerate()),
+        what="the delayed thread to end",
+    )
     assert skipped == []
 
 
@@ -130,11 +134,12 @@ async def test_go_after_coroutine_cancelled_during_delay() -> None:
     async def job() -> None:
         ran.append(1)
 
-    m.go_after(ctx, 0.05, job)
-    await asyncio.sleep(0.01)
+    m.go_after(ctx, 30, job)
+    await asyncio.sleep(0)  # the task starts its delay
+    assert m._subs.forks().tasks
     ctx.cancel()
-    await asyncio.sleep(0.1)
-    assert ran == [] and not m._subs.forks().tasks
+    await await_until(lambda: not m._subs.forks().tasks, what="the delayed task to end")
+    assert ran == []
 
 
 def test_fork_with_stale_event_is_skipped() -> None:
@@ -149,7 +154,7 @@ def test_fork_with_stale_event_is_skipped() -> None:
     m.add1("Work")
     ran: list[int] = []
     m.fork(None, events[0], lambda: ran.append(1))  # the transition is over
-    time.sleep(0.02)
+    time.sleep(0.1)  # a negative check: give a wrongly started job the time to run
     assert ran == []
 
 
@@ -190,12 +195,14 @@ def test_pool_limits_concurrency() -> None:
     lock = threading.Lock()
     cur, peak, finished = [0], [0], []
     all_done = threading.Event()
+    # two jobs meet before either ends: both slots are used at once however slow the box is
+    both_running = threading.Barrier(2, timeout=20)
 
     def job() -> None:
         with lock:
             cur[0] += 1
             peak[0] = max(peak[0], cur[0])
-        time.sleep(0.01)
+        both_running.wait()
         with lock:
             cur[0] -= 1
             finished.append(1)
@@ -204,7 +211,7 @@ def test_pool_limits_concurrency() -> None:
 
     for _ in range(8):
         m.pool_fork(None, None, job)
-    assert all_done.wait(5)
+    assert all_done.wait(20)
     assert peak[0] == 2
 
 
@@ -220,16 +227,14 @@ async def test_pool_with_coroutines_and_raised_limit() -> None:
 
     for i in range(3):
         m.pool_fork(None, None, functools.partial(job, i))
-    await asyncio.sleep(0.02)
+    await await_until(lambda: started, what="the first job")
+    await asyncio.sleep(0.05)  # a negative check: the other two must not start meanwhile
     assert started == [0]
     m.pool_set_limit(3)  # frees two slots: the waiting jobs start
-    await asyncio.sleep(0.02)
+    await await_until(lambda: len(started) == 3, what="the waiting jobs")
     assert sorted(started) == [0, 1, 2]
     gate.set()
-    for _ in range(100):
-        if not m._subs.forks().tasks:
-            break
-        await asyncio.sleep(0.01)
+    await await_until(lambda: not m._subs.forks().tasks, what="the jobs to end")
     assert not m._subs.forks().tasks and m._subs.forks().running == 0
 
 
@@ -241,7 +246,7 @@ def test_callable_returning_a_coroutine_is_an_error() -> None:
 
     w = m.when_err()
     m.go(None, lambda: job())
-    assert w.wait(5)
+    assert w.wait(20)
     assert "returned a coroutine in a thread" in str(m.err())
 
 
@@ -250,6 +255,6 @@ async def test_dispose_cancels_work_forked_under_the_machine_context() -> None:
     job, started, cancelled = sleeper()
 
     m.go(None, job)  # None: the machine's own context
-    await asyncio.wait_for(started.wait(), 5)
+    await asyncio.wait_for(started.wait(), 20)
     m.dispose()
-    await asyncio.wait_for(cancelled.wait(), 5)
+    await asyncio.wait_for(cancelled.wait(), 20)

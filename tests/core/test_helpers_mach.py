@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -28,6 +27,7 @@ from am_core.helpers import (
 from am_core.machine import Machine
 from am_core.states import BasicStates
 from am_core.types import State
+from tests.waiting import wait_until
 
 from .helpers import queue_held
 
@@ -55,7 +55,7 @@ def test_add_sync_blocking_while_another_thread_drains() -> None:
             target=lambda: out.append(add1_sync_blocking(None, m, "A", timeout=5))
         )
         t2.start()
-        time.sleep(0.02)
+        wait_until(lambda: m.queue_len() == 1, what="A queued")
         assert out == []  # queued behind the slow handler
     t2.join(5)
     assert out == [True] and m.is1("A")
@@ -126,7 +126,7 @@ def test_add_sync_blocking_returns_when_the_queued_mutation_is_canceled() -> Non
     with queue_held(m, "Slow"):
         t = threading.Thread(target=lambda: out.append(add1_sync_blocking(None, m, "B", timeout=5)))
         t.start()
-        time.sleep(0.02)
+        wait_until(lambda: m.queue_len() == 1, what="B queued")
     # released: B is canceled (requires A); no later transition follows
     t.join(5)
     assert out == [False]

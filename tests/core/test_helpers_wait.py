@@ -17,6 +17,7 @@ from am_core.helpers import (
     wait_for_any_blocking,
 )
 from am_core.waiting import Waiter
+from tests.waiting import await_until
 
 
 def _close_later(w: Waiter, delay: float) -> None:
@@ -28,7 +29,7 @@ async def test_wait_for_all_returns_when_every_waiter_closed() -> None:
     _close_later(w1, 0.01)
     _close_later(w2, 0.03)
     asyncio.get_running_loop().call_later(0.02, w3.close)
-    await wait_for_all(Ctx(), 5.0, w1, w2, w3)
+    await wait_for_all(Ctx(), 20.0, w1, w2, w3)
     assert w1.done() and w2.done() and w3.done()
 
 
@@ -39,7 +40,7 @@ async def test_wait_for_all_times_out_when_one_stays_open() -> None:
     with pytest.raises(AmTimeoutError) as info:
         await wait_for_all(None, 0.05, w1, w2)
     assert str(info.value) == "timeout"
-    assert 0.04 <= time.monotonic() - t0 < 2
+    assert time.monotonic() - t0 >= 0.04  # the full timeout, not an early return
     assert not w2._callbacks  # nothing left registered on the open waiter
 
 
@@ -48,7 +49,7 @@ async def test_wait_for_all_ends_with_ctx_error_when_ctx_expires() -> None:
     w = Waiter()
     threading.Timer(0.01, ctx.cancel).start()
     with pytest.raises(CtxCanceledError):
-        await wait_for_all(ctx, 5.0, w)
+        await wait_for_all(ctx, 20.0, w)
     assert not w._callbacks
 
 
@@ -66,7 +67,7 @@ async def test_no_waiters_is_immediate_success() -> None:
 async def test_wait_for_any_first_one_wins() -> None:
     w1, w2 = Waiter(), Waiter()
     _close_later(w2, 0.01)
-    await wait_for_any(None, 5.0, w1, w2)
+    await wait_for_any(None, 20.0, w1, w2)
     assert w2.done() and not w1.done()
     assert not w1._callbacks
 
@@ -80,7 +81,7 @@ async def test_cancelling_the_awaiting_task_cleans_up() -> None:
     w = Waiter()
     ctx = Ctx()
     task = asyncio.ensure_future(wait_for_all(ctx, None, w))
-    await asyncio.sleep(0.01)
+    await await_until(lambda: w._callbacks and ctx._callbacks, what="the task registered")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -96,13 +97,13 @@ def test_blocking_twins() -> None:
     w1, w2 = Waiter(), Waiter()
     _close_later(w1, 0.01)
     _close_later(w2, 0.02)
-    wait_for_all_blocking(None, 5.0, w1, w2)
+    wait_for_all_blocking(None, 20.0, w1, w2)
     with pytest.raises(AmTimeoutError):
         wait_for_all_blocking(None, 0.02, Waiter())
     w3 = Waiter()
     _close_later(w3, 0.01)
-    wait_for_any_blocking(None, 5.0, Waiter(), w3)
+    wait_for_any_blocking(None, 20.0, Waiter(), w3)
     ctx = Ctx()
     threading.Timer(0.01, ctx.cancel).start()
     with pytest.raises(CtxCanceledError):
-        wait_for_any_blocking(ctx, 5.0, Waiter())
+        wait_for_any_blocking(ctx, 20.0, Waiter())

@@ -8,6 +8,7 @@ behaviour they promise (canceled transitions, queued mutations, auto, multi, err
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from am_dbg.model.session import Session
 from am_dbg.server.ingest import IngestServer
 from tests.examples.expected import EXPECTED
 from tests.examples.kinds import kinds_of
+from tests.waiting import await_until
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -53,6 +55,15 @@ async def test_example_streams_its_machines_to_am_dbg(name: str) -> None:
     await srv.start()
     try:
         code, out, err = await run_example(name, f"127.0.0.1:{srv.port}")
+        # the process has exited; its last bytes and hang-ups may still be in flight to the server
+        with contextlib.suppress(AssertionError):  # the asserts below say what is missing
+            await await_until(
+                lambda: all(
+                    mid in session.machines and not session.machines[mid].connected
+                    for mid in EXPECTED[name][0]
+                ),
+                what="every machine of the example to hang up",
+            )
         await srv.settle()
     finally:
         await srv.close()

@@ -10,6 +10,7 @@ from typing import Any
 from am_core import Machine, Schema, State
 from am_rpc import Client, Mux, connect, serve
 from am_rpc.server import Server
+from tests import waiting
 
 NAMES = ["Exception", "A", "B", "C", "D", "ErrOnClient"]
 
@@ -36,6 +37,9 @@ def custom(schema: Schema) -> Schema:
 
 
 def wait_until(cond: Callable[[], bool], timeout: float = 3.0, what: str = "condition") -> None:
+    """Poll ``cond``; a timeout under ``waiting.TIMEOUT`` is raised to it: on a busy box a wait
+    is a guard against a hang, never a speed budget."""
+    timeout = max(timeout, waiting.TIMEOUT)
     deadline = time.monotonic() + timeout
     while not cond():
         if time.monotonic() > deadline:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -16,6 +15,7 @@ from am_dbg.model.session import Session
 from am_dbg.server import IngestServer
 from am_rpc.dbg import DbgTracer, connect, connect_env
 from tests.dbg.ingest.machines import machine, work
+from tests.waiting import await_until
 
 
 @pytest.fixture
@@ -127,19 +127,19 @@ def _free_port() -> int:
 async def test_no_debugger_never_blocks_and_overflow_is_reported() -> None:
     port = _free_port()
 
-    def run() -> tuple[DbgTracer, float]:
+    def run() -> DbgTracer:
         m, _ = machine("m1")
         t = connect(m, f"127.0.0.1:{port}", outbox_limit=100, queued=False)
-        t0 = time.perf_counter()
         for i in range(200):
             work(m, i)
-        return t, time.perf_counter() - t0
+        return t
 
-    tracer, took = await in_thread(run)
+    tracer = await in_thread(run)
     stats = tracer.stats()
     lost = stats.produced - 100
+    # nobody listening: the outbox keeps the newest 100 and counts the rest, nothing waits
+    # (the cost of a transition with an unreachable debugger is in bench/senders.py)
     assert stats.produced >= 600 and stats.dropped == lost and stats.queued == 100
-    assert took < 2.0  # 600 transitions with nobody listening: no waiting on the network
     srv = IngestServer(Session(), host="127.0.0.1", port=port)
     await srv.start()
     try:
@@ -269,13 +269,15 @@ async def test_disposing_the_machine_flushes_and_disconnects(server: IngestServe
         m.dispose()
 
     await in_thread(run)
-    for _ in range(200):
-        await server.settle()
+
+    def disconnected() -> bool:
         h = server.session.machines.get("disposed")  # type: ignore[attr-defined]
-        if h is not None and not h.connected:
-            break
-        await asyncio.sleep(0.02)
-    assert h is not None and not h.connected and len(h) >= 2
+        return h is not None and not h.connected
+
+    await await_until(disconnected, what="the disposed machine's disconnect")
+    await server.settle()
+    h = _history(server, "disposed")
+    assert not h.connected and len(h) >= 2
 
 
 async def test_machines_of_a_process_share_one_connection_as_channels(
@@ -288,13 +290,19 @@ async def test_machines_of_a_process_share_one_connection_as_channels(
     b.add1("Start")
     assert await ta.aclose()  # "a" leaves: a disc frame for its channel, the connection stays
     b.add1("Busy")
-    await asyncio.sleep(0.05)
+    await await_until(
+        lambda: (
+            "a" in server.session.machines  # type: ignore[attr-defined]
+            and not _history(server, "a").connected
+        ),
+        what="a's disc frame",
+    )
     await server.settle()
     ha, hb = _history(server, "a"), _history(server, "b")
     assert server.stats.connections == 1 and server.stats.connected == 1
     assert not ha.connected and hb.connected and ha.conn_id != hb.conn_id
     assert await tb.aclose()
-    await asyncio.sleep(0.05)
+    await await_until(lambda: server.stats.connected == 0, what="the hang-up")
     await server.settle()
     assert not hb.connected and server.stats.connected == 0  # the last one hung up
 

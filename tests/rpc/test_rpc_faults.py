@@ -113,9 +113,10 @@ def test_reconnect_after_server_restart_converges() -> None:
         pending_queue = nm.when_queue(100)  # flushed when the queue tick goes backwards
         mux1.close(bye=False)  # a crash: no BYE
         wait_until(lambda: not client.ready, 2, "client notices")
-        t0 = time.monotonic()
-        assert nm.add1("C") == Result.CANCELED  # never raises, fails fast
-        assert time.monotonic() - t0 < 0.5
+        calls0, retrying0 = client.calls, client.client_mach.tick("RetryingCall")
+        assert nm.add1("C") == Result.CANCELED  # never raises, fails fast:
+        assert client.calls == calls0  # nothing sent, nothing waited for
+        assert client.client_mach.tick("RetryingCall") == retrying0
         src2 = _source(norels(), "ns-two")
         src2.add1("D")
         mux2 = serve(src2, addr)
@@ -137,7 +138,8 @@ def test_server_killed_mid_call_retries_on_the_new_server() -> None:
     """A call in flight when the server dies is retried after the reconnect (at-least-once)."""
     port = _free_port()
     addr = f"127.0.0.1:{port}"
-    src1 = _source(handlers=_SlowD())
+    slow = _SlowD()
+    src1 = _source(handlers=slow)
     src1.handler_timeout = 5
     mux1 = serve(src1, addr)
     client = connect(addr, id="mid", call_timeout=5, **FAST)
@@ -146,11 +148,11 @@ def test_server_killed_mid_call_retries_on_the_new_server() -> None:
     try:
         t = threading.Thread(target=lambda: result.append(client.mach.add1("D")))
         t.start()
-        time.sleep(0.2)
+        wait_until(lambda: slow.calls >= 1, what="the call in flight on the first server")
         mux1.close(bye=False)
         src2 = _source()
         mux2 = serve(src2, addr)
-        t.join(10)
+        t.join(30)
         assert result == [Result.EXECUTED]
         assert src2.is1("D") and client.mach.is1("D")
         assert client.client_mach.tick("RetryingCall") >= 1
@@ -186,6 +188,7 @@ def test_queue_tick_only_change_is_pushed(make_pair: PairFactory) -> None:
     assert p.src.add1("A") == Result.CANCELED
     assert p.src.queue_tick() == q0 + 1
     wait_until(lambda: p.nm.queue_tick() == p.src.queue_tick(), 0.5, "queue tick pushed")
+    wait_until(lambda: p.server.pushes >= 1, what="the push counted")  # counted after the write
     assert p.server.pushes == 1
 
 
@@ -225,10 +228,9 @@ def test_allow_id_mismatch_is_not_retried() -> None:
     """E-g: no access -> never Ready, ConnRetryFailed; other clients are fine."""
     mux = serve(_source(), allow_id=["rc-good"])
     try:
-        t0 = time.monotonic()
         with pytest.raises(HandshakeError, match=r"no access: rc-bad != rc-good"):
             connect(mux.addr, id="bad", timeout=3, **FAST)
-        assert time.monotonic() - t0 < 2
+        assert mux.connections == 1  # one attempt: a refusal is not retried
         good = connect(mux.addr, id="good")
         assert good.mach.add1("C") == Result.EXECUTED
         good.close()
@@ -323,10 +325,8 @@ def test_unix_socket_and_loopback_default() -> None:
 
 def test_connect_to_nothing_fails_with_the_reason() -> None:
     port = _free_port()
-    t0 = time.monotonic()
     with pytest.raises(HandshakeError, match=r"could not connect to 127\.0\.0\.1:\d+ within 0\.5s"):
         connect(f"127.0.0.1:{port}", id="nobody", timeout=0.5, conn_retry_delay=0.05)
-    assert time.monotonic() - t0 < 2
 
 
 def test_netmachine_as_a_source() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -229,7 +228,7 @@ def test_when_queue(make_pair: PairFactory) -> None:
                     p.nm.add1("B")
                     p.nm.add1("C")
                     p.nm.add1("D")
-                    if p.nm.when_queue(5).wait(2):
+                    if p.nm.when_queue(5).wait(20):
                         done.set()
 
                 threading.Thread(target=work).start()
@@ -237,7 +236,7 @@ def test_when_queue(make_pair: PairFactory) -> None:
     p.nm.tracer_bind(Tracer())
     assert p.nm.queue_tick() == 1
     p.nm.add1("A")
-    assert done.wait(3)
+    assert done.wait(20)
     assert p.nm.active_states() == ["A", "B", "C", "D"]
     assert p.nm.queue_tick() == 5 == p.src.queue_tick()
 
@@ -327,22 +326,23 @@ def test_args_must_be_encodable(make_pair: PairFactory) -> None:
 
 def test_queued_result_and_when_queue_from_handler(make_pair: PairFactory) -> None:
     """A source busy in a handler answers Queued (>= 2); the mirror's when_queue resolves later."""
-    release = threading.Event()
+    entered, release = threading.Event(), threading.Event()
 
     class Slow:
         def AState(self, e: Any) -> None:
-            release.wait(2)
+            entered.set()
+            release.wait(20)
 
     p = make_pair(norels(), handlers=Slow())
     t = threading.Thread(target=p.src.add1, args=("A",))
     t.start()
-    time.sleep(0.05)
+    assert entered.wait(20)  # the source is busy in AState
     res = p.nm.add1("B")
     assert Result.is_queued(res), res
     w = p.nm.when_queue(int(res))
     release.set()
     t.join()
-    assert w.wait(2)
+    assert w.wait(20)
     wait_until(lambda: p.nm.is_(["A", "B"]), 2, "A B")
 
 
@@ -361,7 +361,7 @@ def test_export_and_forks(make_pair: PairFactory) -> None:
         raise ValueError("forked failure")
 
     p.nm.go(None, work)
-    assert done.wait(2)
+    assert done.wait(20)
     wait_until(lambda: p.src.is_(["B", "Exception", "ErrOnClient"]), 2, "remote Exception")
     assert isinstance(p.nm.err(), ValueError)
     p.client.close()

@@ -1,8 +1,12 @@
-"""Truncated or mutated gob streams give a `GobError` (a `RecordingError`), quickly, never a hang."""
+"""Truncated or mutated gob streams give a `GobError` (a `RecordingError`), never a hang.
+
+A hang is caught by the suite's per-test timeout; the cost of damaged input against intact input
+is measured in bench/gob.py.
+"""
 
 from __future__ import annotations
 
-import time
+import tracemalloc
 from pathlib import Path
 
 import brotli
@@ -15,7 +19,7 @@ from am_dbg.recordings.errors import GobError, RecordingError
 from am_dbg.recordings.gob_import import import_gob_stream, read_gob_dump
 
 FIXTURE = Path(__file__).parents[2] / "data" / "am-dbg-sim.gob.br"
-LIMIT_S = 2.0  # far above the ~1 ms these small streams take
+MAX_ALLOC = 16 << 20  # bytes: far above what these small streams need, far below a huge length
 
 
 def _stream() -> bytes:
@@ -41,8 +45,7 @@ STREAM = _stream()
 
 
 def _outcome(data: bytes) -> str:
-    """Import `data`: 'ok' or 'error', anything else fails the test; bounded time."""
-    t0 = time.perf_counter()
+    """Import `data`: 'ok' or 'error', anything else fails the test."""
     try:
         machines = import_gob_stream(data)
     except GobError as err:
@@ -52,7 +55,6 @@ def _outcome(data: bytes) -> str:
     else:
         assert isinstance(machines, list)
         result = "ok"
-    assert time.perf_counter() - t0 < LIMIT_S
     return result
 
 
@@ -102,7 +104,13 @@ def test_random_bytes(data: bytes) -> None:
 def test_huge_lengths_are_refused_without_allocating(n_ff: int, tail: int) -> None:
     """0xF8 = 'eight bytes follow': the largest uints gob can say, as counts and lengths."""
     head = STREAM[: len(STREAM) // 2]
-    _outcome(head + b"\xf8" + b"\xff" * n_ff + bytes([tail]) + STREAM[len(head) :])
+    tracemalloc.start()
+    try:
+        _outcome(head + b"\xf8" + b"\xff" * n_ff + bytes([tail]) + STREAM[len(head) :])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < MAX_ALLOC, f"{peak:,} bytes allocated for a stream of {len(STREAM):,}"
 
 
 _FIXTURE_GOB: list[bytes] = []
@@ -116,12 +124,10 @@ def test_fixture_type_definitions_mutated(pos: int, byte: int) -> None:
         _FIXTURE_GOB.append(brotli.decompress(FIXTURE.read_bytes()))
     data = bytearray(_FIXTURE_GOB[0])
     data[pos] = byte
-    t0 = time.perf_counter()
     try:
         import_gob_stream(bytes(data))
     except GobError:
         pass
-    assert time.perf_counter() - t0 < 10.0
 
 
 def test_damaged_files_are_recording_errors(tmp_path: Path) -> None:
@@ -200,9 +206,7 @@ def test_salvaged_truncations_keep_an_exact_prefix(cut: int) -> None:
 def test_salvage_of_mutated_streams_never_raises_anything_else(pos: int, byte: int) -> None:
     data = bytearray(STREAM)
     data[pos] = byte
-    t0 = time.perf_counter()
     try:
         import_gob_stream(bytes(data), [], salvage=True)
     except GobError:
         pass
-    assert time.perf_counter() - t0 < LIMIT_S

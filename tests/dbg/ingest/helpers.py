@@ -50,7 +50,7 @@ class RawClient:
         self.writer.write(data)
         await self.writer.drain()
 
-    async def read_until_closed(self, timeout: float = 3.0) -> list[Any]:
+    async def read_until_closed(self, timeout: float = 20.0) -> list[Any]:
         """Every frame the server sends until it closes the connection."""
 
         async def run() -> None:
@@ -63,7 +63,7 @@ class RawClient:
         await asyncio.wait_for(run(), timeout)
         return self.frames
 
-    async def read_until(self, pred: Any, timeout: float = 3.0) -> Any:
+    async def read_until(self, pred: Any, timeout: float = 20.0) -> Any:
         """Read frames until one satisfies `pred`; return it."""
 
         async def run() -> Any:
@@ -78,7 +78,7 @@ class RawClient:
 
         return await asyncio.wait_for(run(), timeout)
 
-    async def read_ack(self, seq: int, timeout: float = 3.0) -> None:
+    async def read_ack(self, seq: int, timeout: float = 20.0) -> None:
         await self.read_until(lambda f: f.get("k") == "ack" and f.get("seq") == seq, timeout)
 
     async def close(self) -> None:

@@ -12,6 +12,7 @@ import pytest
 from am_dbg.model.session import Session
 from am_dbg.server import IngestServer
 from am_rpc.dbg import DbgTracer, connect
+from tests.waiting import await_until
 
 from .machines import Produced, machine, work
 
@@ -29,7 +30,7 @@ async def _wait_threads(threads: list[threading.Thread], timeout: float = 30.0) 
         await asyncio.sleep(0.02)
 
 
-async def _all_connected(srv: IngestServer, n: int, timeout: float = 10.0) -> None:
+async def _all_connected(srv: IngestServer, n: int, timeout: float = 30.0) -> None:
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
     hs = srv.session.machines  # type: ignore[attr-defined]
@@ -263,7 +264,13 @@ async def test_a_script_that_exits_without_closing_still_delivers(script: str, h
         assert out.returncode == 0, out.stderr
         # a host name is resolved at exit, after the executor threads are gone: no traceback
         assert out.stderr == ""
-        await asyncio.sleep(0.05)
+        await await_until(
+            lambda: (
+                "script" in srv.session.machines  # type: ignore[attr-defined]
+                and len(_executed(srv, "script")) == int(out.stdout)
+            ),
+            what="the script's txs",
+        )
         await srv.settle()
         assert len(_executed(srv, "script")) == int(out.stdout)
     finally:

@@ -16,6 +16,7 @@ from am_dbg.model.session import Session
 from am_dbg.server import IngestBatch, IngestServer, ListenError
 from am_rpc.codec import encode_frame, encode_preamble
 from am_rpc.dbg.frames import MAGIC
+from tests.waiting import await_until
 
 from .helpers import RawClient, schema, schema_frame, tx, txs_frame
 
@@ -45,7 +46,7 @@ async def test_schema_and_txs_reach_the_session_in_order(server: IngestServer) -
     assert h.clocks(49)[0] == 50 and h.tx(0).time > 0
     assert h.connected and server.stats.transitions == 50 and server.stats.clients == 1
     await c.close()
-    await asyncio.sleep(0.05)
+    await await_until(lambda: not h.connected, what="the disconnect")
     await server.settle()
     assert not h.connected
 
@@ -141,7 +142,10 @@ async def test_sender_killed_mid_frame_hurts_nobody(server: IngestServer) -> Non
     frame = txs_frame([tx("victim", i) for i in range(1, 20)], seq=1)
     await c.send(frame[: len(frame) // 2])
     c.writer.transport.abort()
-    await asyncio.sleep(0.05)
+    machines = server.session.machines  # type: ignore[attr-defined]
+    await await_until(
+        lambda: "victim" in machines and not machines["victim"].connected, what="the hang-up"
+    )
     await good.send(txs_frame([tx("good", 6)], seq=6))
     await good.read_ack(6)
     await server.settle()
@@ -204,9 +208,10 @@ async def test_on_batch_is_throttled_while_streams_are_hot() -> None:
         await asyncio.sleep(0.002)
     await c.read_ack(seq - 1)
     await srv.settle()
-    await asyncio.sleep(0.15)
+    await await_until(lambda: sum(b.n_txs for b in batches) == seq - 1, what="the last batch")
     elapsed = loop.time() - t0
     assert sum(b.n_txs for b in batches) == seq - 1
+    # one batch per interval at most: a slow box only lengthens `elapsed` and thins out batches
     assert len(batches) <= elapsed / 0.1 + 2
     assert batches[0].schemas[0].kind == "new"
     await c.close()
@@ -225,20 +230,17 @@ async def test_forwarding_keeps_original_conn_ids_and_disconnects() -> None:
     try:
         c = await _stream(src, "m1", 20)
         await src.settle()
-        for _ in range(100):
-            await target.settle()
-            if len(target.session.machines.get("m1") or ()) == 20:  # type: ignore[attr-defined]
-                break
-            await asyncio.sleep(0.02)
+        await await_until(
+            lambda: len(target.session.machines.get("m1") or ()) == 20,  # type: ignore[attr-defined]
+            what="20 forwarded transitions",
+        )
+        await target.settle()
         hs, ht = src.session.machines["m1"], target.session.machines["m1"]  # type: ignore[attr-defined]
         assert ht.conn_id == hs.conn_id
         assert [ht.tx(i).id for i in range(20)] == [hs.tx(i).id for i in range(20)]
         await c.close()
-        for _ in range(100):
-            await asyncio.sleep(0.02)
-            await target.settle()
-            if not ht.connected:
-                break
+        await await_until(lambda: not ht.connected, what="the forwarded disconnect")
+        await target.settle()
         assert not ht.connected
     finally:
         await src.close()
@@ -261,10 +263,7 @@ async def test_forward_target_loss_is_logged_but_not_our_own_hang_up(
         await asyncio.sleep(0.1)
         assert "closed the connection" not in caplog.text
         await target.close()  # the target goes away: worth a warning
-        for _ in range(50):
-            await asyncio.sleep(0.02)
-            if "closed the connection" in caplog.text:
-                break
+        await await_until(lambda: "closed the connection" in caplog.text, what="the warning")
         assert f"forward target 127.0.0.1:{target.port} closed the connection" in caplog.text
     theirs.close()
 
@@ -339,7 +338,7 @@ async def test_max_clients_refuses_one_channel_of_a_shared_connection_not_its_ne
         await c.send(
             encode_frame({"k": "schema", "schema": schema("ch-d").to_wire(), "conn": "ch-d"})
         )
-        await asyncio.sleep(0.05)
+        await await_until(lambda: "ch-d" in machines, what="ch-d admitted")
         await srv.settle()
         assert "ch-d" in machines and srv.stats.refused == 1
         await c.close()

@@ -8,6 +8,7 @@ from am_dbg.states import DbgStates as S
 from am_dbg.ui.bindings import BINDINGS
 from am_dbg.ui.help_screen import HelpScreen, keys_table
 from am_dbg.ui.theme import DARK
+from tests.waiting import pause_until
 
 from .helpers import cursor, make_app
 from .recorded import fixture_session
@@ -80,12 +81,11 @@ async def test_space_plays_every_500ms_and_pauses() -> None:
         await _at(pilot, app, "ps-2", 10)
         app.action_play()  # what space runs, called directly to see the immediate first advance
         assert app.mach.is1(S.Playing) and cursor(app) == (11, 0)
-        await pilot.pause(0.7)
-        assert cursor(app)[0] >= 12
+        await pause_until(pilot, lambda: cursor(app)[0] >= 12, what="the next 500 ms step")
         await pilot.press("space")
         assert app.mach.is1(S.Paused) and not app.mach.is1(S.Playing)
         at = cursor(app)
-        await pilot.pause(0.6)
+        await pilot.pause(0.6)  # a negative check: a whole play interval passes, nothing moves
         assert cursor(app) == at
         await pilot.press("space")
         assert app.mach.is1(S.Playing) and cursor(app)[0] > at[0]

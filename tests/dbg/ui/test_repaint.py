@@ -18,8 +18,9 @@ from am_dbg.states import DbgStates as S
 from am_dbg.ui.app import DbgApp
 from am_dbg.ui.line_list import LineList
 from am_rpc.dbg import connect
+from tests.waiting import pause_until
 
-from .helpers import cursor, make_app
+from .helpers import cursor, make_app, settle
 from .recorded import SCHEMA, fixture_session
 
 
@@ -42,11 +43,11 @@ async def test_moving_one_tx_repaints_changed_rows_not_whole_panes() -> None:
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
         app.mach.add1(S.ScrollToTx, {"cursor": 10})
-        await pilot.pause(0.1)
+        await settle(pilot, app)
         painted = count_lines(app.states_tree, app.log_view, app.client_list)
         tree_h = app.states_tree.size.height
         await pilot.press("right")
-        await pilot.pause(0.1)
+        await settle(pilot, app)
         assert cursor(app) == (11, 0)
         # a tx changes a few ticks and moves the log highlight: rows, not panes
         assert 0 < painted["tree"] < tree_h // 2
@@ -59,12 +60,8 @@ async def test_batches_repaint_the_viewed_panes_only_when_the_viewed_machine_cha
     app = DbgApp(cfg)
     async with app.run_test(size=(160, 50)) as pilot:
 
-        async def until(pred: Callable[[], bool], timeout: float = 10.0) -> None:
-            for _ in range(int(timeout / 0.05)):
-                if pred():
-                    return
-                await pilot.pause(0.05)
-            raise AssertionError("timed out")
+        async def until(pred: Callable[[], bool], timeout: float = 20.0) -> None:
+            await pause_until(pilot, pred, timeout)
 
         await until(lambda: app.server is not None)
         addr = f"127.0.0.1:{app.server.addr[1]}"
@@ -80,14 +77,14 @@ async def test_batches_repaint_the_viewed_panes_only_when_the_viewed_machine_cha
         await until(lambda: app.viewer.selected == "a-viewed" and app.mach.is1(S.TailMode))
         a, b = app.session.machines["a-viewed"], app.session.machines["b-other"]
         await until(lambda: len(a) == 2 and len(b) == 2 and cursor(app) == (2, 0))
-        await pilot.pause(0.2)
+        await settle(pilot, app)
 
         painted = count_lines(app.states_tree, app.log_view, app.client_list)
         frames = app.frames
         for _ in range(3):
             other.add1("Working")
         await until(lambda: len(b) == 5 and app.frames > frames)
-        await pilot.pause(0.2)
+        await settle(pilot, app)
         assert cursor(app) == (2, 0)
         assert painted["tree"] == 0 and painted["log"] == 0  # nothing of a-viewed changed
         assert painted["clients"] <= 1  # b-other's label at most, not the whole list
@@ -95,7 +92,7 @@ async def test_batches_repaint_the_viewed_panes_only_when_the_viewed_machine_cha
         painted.clear()
         viewed.add1("Working")
         await until(lambda: len(a) == 3 and cursor(app) == (3, 0))  # tail mode follows
-        await pilot.pause(0.2)
+        await settle(pilot, app)
         assert painted["tree"] > 0  # Working's tick
         assert painted["log"] > 0  # the new block, highlighted
         assert app.log_view.border_title is not None and "Log:" in app.log_view.border_title

@@ -15,7 +15,7 @@ import pytest
 from am_dbg.model.session import Session
 from am_dbg.states import DbgStates as S
 
-from .helpers import make_app
+from .helpers import make_app, settle
 from .recorded import fixture_session, record_live
 
 SIZES = [pytest.param((160, 50), id="160x50"), pytest.param((90, 30), id="90x30")]
@@ -70,8 +70,7 @@ def _select_last(app: Any, machine: str) -> Callable[[Any], Any]:
         app.mach.add1(S.SelectingClient, {"id": machine})
         await pilot.pause()
         app.action_last()
-        await pilot.pause(0.6)  # the client list relabels at most every 0.5 s
-        await pilot.pause()
+        await settle(pilot, app)  # the client list relabelled for the last moment
 
     return go
 

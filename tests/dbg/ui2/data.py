@@ -48,7 +48,7 @@ def first_with(s: Session, mach: str, prefix: str) -> int:
     raise AssertionError(f"no {prefix!r} line in {mach}")
 
 
-async def wait_for(pilot: Any, pred: Callable[[], bool], timeout: float = 3.0) -> bool:
+async def wait_for(pilot: Any, pred: Callable[[], bool], timeout: float = 20.0) -> bool:
     """Let the app run until `pred()` holds (screen callbacks land a few turns later)."""
     for _ in range(int(timeout / 0.02)):
         if pred():

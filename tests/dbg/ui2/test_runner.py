@@ -20,6 +20,7 @@ from am_dbg.server import IngestServer
 from am_dbg.ui.help_screen import HelpScreen
 from am_dbg.ui.runner import UiRun
 from am_rpc.dbg import connect
+from tests.waiting import pause_until
 
 ROOT = Path(__file__).resolve().parents[3]
 GOB = ROOT / "tests" / "data" / "am-dbg-sim.gob.br"
@@ -186,13 +187,11 @@ async def test_the_ui_records_and_forwards_a_live_machine(tmp_path: Path) -> Non
             mach.add1("Ready")
             for _ in range(5):
                 mach.add1("Working")
-            for _ in range(200):
-                hist = app.viewer.history
-                if hist is not None and len(hist) == 7:
-                    break
-                await pilot.pause(0.05)
-            else:
-                raise AssertionError("the UI never showed the 7 transitions")
+            await pause_until(
+                pilot,
+                lambda: app.viewer.history is not None and len(app.viewer.history) == 7,
+                what="the UI to show the 7 transitions",
+            )
             assert app.viewer.selected == "live-1"
             await asyncio.to_thread(tracer.close, 2.0)
     finally:

@@ -9,6 +9,7 @@ from am_dbg.config import parse_args
 from am_dbg.states import DbgStates as S
 from am_dbg.ui.app import DbgApp
 from am_dbg.ui.status_bar import SPINNER
+from tests.waiting import pause_until
 
 MACHS = ("ps-2", "sim-p1")
 
@@ -32,7 +33,9 @@ async def test_selecting_a_long_machine_spins_until_its_first_frame_is_drawn() -
         app.mach.add1(S.SelectingClient, {"id": "sim-p1"})
         # shown before the (slow) selection, which waits so the screen can show the spinner
         assert _spinning(app) and app.busy == 1 and app.viewer.selected == "ps-2"
-        await pilot.pause(0.3)
+        await pause_until(
+            pilot, lambda: app.viewer.selected == "sim-p1" and app.busy == 0, what="the selection"
+        )
         assert app.frames > frames and app.viewer.selected == "sim-p1"
         assert app.busy == 0 and not _spinning(app)
         assert app.status._left.plain.startswith("Graph:t")
@@ -47,7 +50,7 @@ async def test_the_spinner_turns_while_busy_and_stops_after() -> None:
         await pilot.pause()
         assert app.busy_start()
         first = app.status._left.plain[0]
-        await pilot.pause(0.35)
+        await pause_until(pilot, lambda: app.status._left.plain[0] != first, what="a turn")
         assert _spinning(app) and app.status._left.plain[0] != first
         app.busy_end()
         await pilot.pause()
@@ -77,7 +80,11 @@ async def test_a_long_import_spins_on_screen_before_its_first_frame() -> None:
 
     app.status.render = spy  # type: ignore[method-assign]
     async with app.run_test(size=(160, 50)) as pilot:
-        await pilot.pause(0.3)
+        await pause_until(
+            pilot,
+            lambda: app.frames > 0 and app.viewer.selected == "ps-2" and app.busy == 0,
+            what="the first frame",
+        )
         assert app.frames > 0 and app.viewer.selected == "ps-2"
         assert painted[0][0] == 0 and painted[0][1][:1] in SPINNER  # on screen before frame 1
         assert app.busy == 0 and not _spinning(app)
