@@ -224,7 +224,8 @@ class Client(ExceptionHandler):
         with self._lock:
             self._given.clear()
             self._given_evt.clear()
-        res = self._sup.mach.add1("WorkerRequested", {"client": self._sup.client_mach.id})
+        req = {"client": self._sup.client_mach.id, "failed": self.worker.get("worker", "")}
+        res = self._sup.mach.add1("WorkerRequested", req)
         if res == Result.CANCELED:  # a standby, or a lost connection: the next supervisor
             _close(self._sup)
             self._sup = None

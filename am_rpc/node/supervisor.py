@@ -113,8 +113,18 @@ class Supervisor(ExceptionHandler):
         return isinstance(e.args.get("client"), str) and bool(e.args["client"])
 
     def WorkerRequestedState(self, e: Event) -> None:
+        client = e.args["client"]
+        failed = e.args.get("failed", "")
         with self._lock:
-            self._queue.append(e.args["client"])
+            # a client holds one worker: asking again means it lost (or gave up) the previous one
+            for w in self.workers.values():
+                if w.client == client:
+                    w.client = ""
+                    w.idle_since = time.monotonic()
+                    if w.id == failed:
+                        w.misses = self.opts.misses  # suspect: not handed out before it answers
+            if client not in self._queue:
+                self._queue.append(client)
         self._wake.set()
 
     def WorkerReleasedState(self, e: Event) -> None:
@@ -291,12 +301,10 @@ class Supervisor(ExceptionHandler):
         given: list[tuple[str, WorkerInfo]] = []
         with self._lock:
             while self._queue:
-                free = [w for w in self.workers.values() if not w.client]
+                free = [w for w in self.workers.values() if not w.client and not w.misses]
                 if not free:
                     break
                 client = self._queue.popleft()
-                if any(w.client == client for w in self.workers.values()):
-                    continue  # a repeated request while one is on its way
                 free[0].client = client
                 given.append((client, free[0]))
         for client, w in given:
