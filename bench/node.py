@@ -16,8 +16,8 @@ from concurrent.futures import ProcessPoolExecutor, wait
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from am_rpc.node import Client, Supervisor, SupervisorOpts  # noqa: E402
-from tests.node.jobs import burn  # noqa: E402
+from am_rpc.node import Client, Supervisor, SupervisorOpts
+from tests.node.jobs import burn
 
 JOB = "tests.node.jobs:burn"
 
@@ -72,8 +72,10 @@ def main() -> None:
     print(f"ProcessPoolExecutor: {ppe:9.1f} jobs/s")
     print(f"am_rpc.node pool:    {node:9.1f} jobs/s  ({node / ppe:.2f}x of ProcessPoolExecutor)")
     replace.sort()
-    print(f"replace a SIGKILLed worker (heartbeat 0.1 s): median {replace[len(replace) // 2]:.2f} s, "
-          f"max {replace[-1]:.2f} s over {len(replace)} kills")
+    print(
+        f"replace a SIGKILLed worker (heartbeat 0.1 s): median {replace[len(replace) // 2]:.2f} s, "
+        f"max {replace[-1]:.2f} s over {len(replace)} kills"
+    )
 
 
 if __name__ == "__main__":

@@ -50,7 +50,9 @@ class SupervisorOpts:
         if self.max == 0:
             self.max = self.min
         if not 0 <= self.min <= self.max or self.max < 1:
-            raise ValueError(f"pool size: need 0 <= min <= max and max >= 1, got {self.min}..{self.max}")
+            raise ValueError(
+                f"pool size: need 0 <= min <= max and max >= 1, got {self.min}..{self.max}"
+            )
 
 
 @dataclass(slots=True)
@@ -292,9 +294,7 @@ class Supervisor(ExceptionHandler):
             self._wake.set()
 
     def _connect(self, wid: str, addr: str) -> Any:
-        opts = ClientOpts(
-            call_timeout=self.opts.heartbeat_timeout, call_retries=0, reconnect=False
-        )
+        opts = ClientOpts(call_timeout=self.opts.heartbeat_timeout, call_retries=0, reconnect=False)
         return connect(addr, id=f"{self.id}-{wid}", timeout=self.opts.spawn_timeout, opts=opts)
 
     def _hand_out(self) -> None:

@@ -53,9 +53,7 @@ class Worker(ExceptionHandler):
     ) -> None:
         self.id = id
         self.pid = os.getpid()
-        self.mach = Machine(
-            WorkerStates.schema(), id=id, parent_id=parent_id, tags=["node:worker"]
-        )
+        self.mach = Machine(WorkerStates.schema(), id=id, parent_id=parent_id, tags=["node:worker"])
         self.mach.verify_states(WorkerStates.names())
         connect_env(self.mach)
         self.orphan_timeout = orphan_timeout

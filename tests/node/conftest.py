@@ -52,7 +52,9 @@ def make_sup(tmp_path: Path) -> Iterator[Callable[..., Supervisor]]:
     sups: list[Supervisor] = []
 
     def make(**kw: object) -> Supervisor:
-        sup = Supervisor(tmp_path / "pool", id=f"sup-{len(sups) + 1}", opts=SupervisorOpts(**{**FAST, **kw}))  # type: ignore[arg-type]
+        sup = Supervisor(
+            tmp_path / "pool", id=f"sup-{len(sups) + 1}", opts=SupervisorOpts(**{**FAST, **kw})
+        )  # type: ignore[arg-type]
         sups.append(sup.start())
         return sup
 

@@ -20,7 +20,16 @@ JOBS = "tests.node.jobs"
 
 def start_sup(pool: Path, id: str) -> tuple[subprocess.Popen[str], str]:
     cmd = [sys.executable, "-m", "am_rpc.node", "supervisor", "--pool-dir", str(pool), "--id", id]
-    cmd += ["--min", "2", "--heartbeat", "0.2", "--heartbeat-timeout", "1", "--orphan-timeout", "20"]
+    cmd += [
+        "--min",
+        "2",
+        "--heartbeat",
+        "0.2",
+        "--heartbeat-timeout",
+        "1",
+        "--orphan-timeout",
+        "20",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     box: list[str] = []
 
@@ -48,7 +57,9 @@ def test_standby_takes_over_and_clients_continue(tmp_path):
 
         def pool_of(sup: str) -> list[int]:
             data = state.read()
-            return [w["pid"] for w in data.get("workers", [])] if data.get("supervisor") == sup else []
+            return (
+                [w["pid"] for w in data.get("workers", [])] if data.get("supervisor") == sup else []
+            )
 
         wait_until(lambda: len(pool_of("sup-a")) == 2, what="sup-a's pool")
         b, addr_b = start_sup(pool, "sup-b")  # the lock is taken: sup-b waits as standby
