@@ -252,6 +252,8 @@ class Client(ExceptionHandler):
             _close(conn)
 
     def close(self) -> None:
+        if self._stop.is_set():
+            return
         self._stop.set()
         if self._watch.is_alive():
             self._watch.join(10)

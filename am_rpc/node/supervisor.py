@@ -336,6 +336,8 @@ class Supervisor(ExceptionHandler):
 
     def close(self, stop_workers: bool = True) -> None:
         """Stop supervising; by default also stop the workers (a standby then has none to adopt)."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         self._wake.set()
         self._thread.join(10)
