@@ -65,7 +65,7 @@ class Client(ExceptionHandler):
             ClientStates.schema(), id=self.id, parent_id=parent_id, tags=["node:client"]
         )
         self.mach.verify_states(ClientStates.names())
-        connect_env(self.mach)
+        self.tracer = connect_env(self.mach)
         self.worker_timeout = worker_timeout
         self.check = check
         self.worker: dict[str, Any] = {}
@@ -231,10 +231,10 @@ class Client(ExceptionHandler):
             self._sup = None
             return None
         # a full pool answers once a worker frees up (or a new one starts)
-        if not self._given_evt.wait(self.worker_timeout):
+        if not self._given_evt.wait(self.worker_timeout) or self._stop.is_set():
             return None
         with self._lock:
-            return self._given.pop(0)
+            return self._given.pop(0) if self._given else None
 
     def release(self) -> None:
         """Give the worker back to the pool (pending jobs stay pending)."""
@@ -255,11 +255,14 @@ class Client(ExceptionHandler):
         if self._stop.is_set():
             return
         self._stop.set()
+        self._given_evt.set()  # a watchdog waiting for a worker gives up now
         if self._watch.is_alive():
             self._watch.join(10)
         self.release()
         if self._sup is not None:
             _close(self._sup)
+        if self.tracer is not None:
+            self.tracer.close(2.0)  # flush what am-dbg has not got yet
         self.mach.dispose()
 
 

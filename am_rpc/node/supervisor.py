@@ -85,9 +85,11 @@ class Supervisor(ExceptionHandler):
             SupervisorStates.schema(), id=self.id, parent_id=parent_id, tags=["node:supervisor"]
         )
         self.mach.verify_states(SupervisorStates.names())
-        connect_env(self.mach)
+        self.tracer = connect_env(self.mach)
         self.workers: dict[str, WorkerInfo] = {}
         self.lost = 0
+        self.losses: list[tuple[str, str]] = []
+        """(worker id, "exited" | "hung") for every worker lost, in order."""
         self._lock = threading.RLock()
         self._queue: collections.deque[str] = collections.deque()
         self._spawning = 0
@@ -212,7 +214,8 @@ class Supervisor(ExceptionHandler):
         try:
             if not w.conn.client_mach.is1("Ready"):
                 return False
-            return bool(w.conn.mach.add1("SupervisorSeen", {"sup": self.id}) == Result.EXECUTED)
+            # executed or queued behind a job's transition: it answered; canceled = no answer in time
+            return bool(w.conn.mach.add1("SupervisorSeen", {"sup": self.id}) != Result.CANCELED)
         except Exception:
             return False
 
@@ -228,6 +231,7 @@ class Supervisor(ExceptionHandler):
             self._last_failure = now
             delay = min(self.opts.backoff * 2 ** (self._failures - 1), self.opts.backoff_max)
             self._next_spawn = now + delay
+        self.losses.append((w.id, why))
         self.mach.add1("WorkerLost", {"worker": w.id, "why": why, "client": w.client})
         _kill(w)
         try:
@@ -356,6 +360,8 @@ class Supervisor(ExceptionHandler):
         self.pool.unlock()
         self._hb.shutdown(wait=False)
         self.mux.close()
+        if self.tracer is not None:
+            self.tracer.close(2.0)  # flush what am-dbg has not got yet
         self.mach.dispose()
 
 

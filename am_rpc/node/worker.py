@@ -55,7 +55,7 @@ class Worker(ExceptionHandler):
         self.pid = os.getpid()
         self.mach = Machine(WorkerStates.schema(), id=id, parent_id=parent_id, tags=["node:worker"])
         self.mach.verify_states(WorkerStates.names())
-        connect_env(self.mach)
+        self.tracer = connect_env(self.mach)
         self.orphan_timeout = orphan_timeout
         self.stopped = threading.Event()
         self._jobs: queue.Queue[dict[str, Any] | None] = queue.Queue()
@@ -147,4 +147,6 @@ class Worker(ExceptionHandler):
         self.stopped.set()
         self._jobs.put(None)
         self.mux.close()
+        if self.tracer is not None:
+            self.tracer.close(2.0)  # flush what am-dbg has not got yet
         self.mach.dispose()

@@ -49,3 +49,5 @@ def test_supervisor_workers_and_client_stream_as_one_tree(make_sup, tmp_path, mo
         assert machines[i]["parent_id"] == "sup-1", i
     assert "WorkRequested" in machines[workers[0]]["states"]
     assert machines["cli-1"]["transitions"] > 0
+    for i in ["sup-1", *workers, "cli-1"]:
+        assert machines[i]["disconnected"], i  # each node flushed and said goodbye on close
