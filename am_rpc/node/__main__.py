@@ -37,7 +37,11 @@ def _worker(ns: argparse.Namespace) -> int:
     w = Worker(ns.id, parent_id=ns.parent_id, orphan_timeout=ns.orphan_timeout)
     _stop_on_signals(w.stopped)
     w.start()
-    print(ADDR_LINE, w.addr, flush=True)
+    try:
+        print(ADDR_LINE, w.addr, flush=True)
+    except BrokenPipeError:  # the supervisor is gone before it read the address
+        w.close()
+        return 1
     _quiet_stdout()
     w.stopped.wait()
     w.close()

@@ -93,6 +93,7 @@ class Supervisor(ExceptionHandler):
         self._lock = threading.RLock()
         self._queue: collections.deque[str] = collections.deque()
         self._spawning = 0
+        self._spawners: list[threading.Thread] = []
         self._counter = 0
         self._failures = 0
         self._last_failure = 0.0
@@ -256,7 +257,10 @@ class Supervisor(ExceptionHandler):
             for w in retire:
                 self.workers.pop(w.id)
         for _ in range(spawn):
-            threading.Thread(target=self._spawn, name=f"{self.id}-spawn", daemon=True).start()
+            t = threading.Thread(target=self._spawn, name=f"{self.id}-spawn", daemon=True)
+            with self._lock:
+                self._spawners = [s for s in self._spawners if s.is_alive()] + [t]
+            t.start()
         for w in retire:
             self.mach.add1("WorkerRetired", {"worker": w.id})
             _kill(w, signal.SIGTERM)
@@ -268,6 +272,8 @@ class Supervisor(ExceptionHandler):
             wid = f"{self.id}-w{self._counter}"
         proc: subprocess.Popen[str] | None = None
         try:
+            if self._stop.is_set():
+                return
             cmd = [self.opts.python, "-m", "am_rpc.node", "worker", "--id", wid]
             cmd += ["--parent-id", self.id, "--orphan-timeout", str(self.opts.orphan_timeout)]
             proc = subprocess.Popen(
@@ -345,6 +351,10 @@ class Supervisor(ExceptionHandler):
         self._stop.set()
         self._wake.set()
         self._thread.join(10)
+        with self._lock:
+            spawners = list(self._spawners)
+        for t in spawners:  # a worker starting now must not outlive its supervisor
+            t.join(self.opts.spawn_timeout + 5)
         with self._lock:
             workers = list(self.workers.values())
             self.workers.clear()

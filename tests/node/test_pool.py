@@ -24,7 +24,7 @@ def test_pool_of_four_starts_and_serves(make_sup, tmp_path):
     sup = make_sup(min=4)
     wait_until(lambda: sup.ready_count() == 4, what="4 workers")
     assert sup.is_active()
-    assert sup.mach.is1("PoolReady")
+    wait_until(lambda: sup.mach.is1("PoolReady"), what="PoolReady")
     assert len(set(sup.pids())) == 4
     assert all(pid_alive(p) for p in sup.pids())
     with Client([sup.addr]) as c:
