@@ -25,7 +25,7 @@ from typing import IO
 
 __all__ = ["DEMOS", "Demo", "DemoError", "examples_dir", "start_demo"]
 
-DEMOS: tuple[str, ...] = ("worker_pool", "pipeline", "net_client", "ui_input")
+DEMOS: tuple[str, ...] = ("worker_pool", "pipeline", "net_client", "ui_input", "process_pool")
 """The example programs the demo starts (file names in `examples/`, without ``.py``)."""
 
 
