@@ -229,9 +229,8 @@ class Transition:
         self.enters = plan.enters
         if not plan.accepted and lvl >= _OPS and plan.not_accepted:
             mach._log(_OPS, "[cancel:reject] " + " ".join(plan.not_accepted))
-        if mach._traced:
-            for h in mach._hooks["transition_init"]:
-                h(self)
+        for h in mach._hk_tx_init:
+            h(self)
 
     def _log_header(self, lvl: int) -> None:
         if lvl < _OPS:
@@ -530,11 +529,8 @@ class Transition:
         mach = self.machine
         mut = self.mutation
         result = EXECUTED if self.is_accepted else CANCELED
-        traced = mach._traced
-        hooks = mach._hooks
-        if traced:
-            for h in hooks["transition_start"]:
-                h(self)
+        for h in mach._hk_tx_start:
+            h(self)
         is_auto = mut.is_auto
         lvl = mach._log_level
         plan = self._plan
@@ -581,9 +577,8 @@ class Transition:
                     else:
                         activated, deactivated = self.enters, self.exits
                     subs.on_states_applied(self, activated, deactivated)
-                if traced:
-                    for h in hooks["transition_finals"]:
-                        h(self)
+                for h in mach._hk_tx_finals:
+                    h(self)
                 subs_args = subs.has_args_waiters
                 if handlers_on or subs_args:
                     if flat and not subs_args:
@@ -623,9 +618,8 @@ class Transition:
             self.pre_log_entries = mach._take_pre_log()
         self.queue_len = len(mach._queue)
         self.is_completed = True
-        if traced:
-            for h in hooks["transition_end"]:
-                h(self)
+        for h in mach._hk_tx_end:
+            h(self)
         if result is CANCELED or not self.is_accepted:
             return CANCELED
         if flat and mut.type != _REMOVE:
@@ -857,14 +851,14 @@ class Transition:
             return True
         step = self._rec_handlers  # recorded once, after the first call (Go's order)
         ev = Event(name, mach, self, self.mutation.args)
-        traced = mach._traced
+        hk_start = mach._hk_handler_start
+        hk_end = mach._hk_handler_end
         timeout = mach.handler_timeout
         for b, fn in fns:
             if lvl >= _OPS:
                 mach._log(_OPS, f"[handler:{b.num}] {name}")
-            if traced:
-                for h in mach._hooks["handler_start"]:
-                    h(self, b.id, name)
+            for h in hk_start:
+                h(self, b.id, name)
             t0 = _perf()
             try:
                 ret = fn(ev)
@@ -879,18 +873,16 @@ class Transition:
                     self._handler_step(kind, frm, to)
                 if not mach.panic_to_exception:
                     raise
-                if traced:
-                    for h in mach._hooks["handler_end"]:
-                        h(self, b.id, name)
+                for h in hk_end:
+                    h(self, b.id, name)
                 self._on_exception(err, name, kind, to)
                 return False
             elapsed = _perf() - t0
             if step:
                 step = False
                 self._handler_step(kind, frm, to)
-            if traced:
-                for h in mach._hooks["handler_end"]:
-                    h(self, b.id, name)
+            for h in hk_end:
+                h(self, b.id, name)
             if lvl >= _EVERY:
                 mach._log(_EVERY, f"[handler:end] {name} from {b.id}")
             if timeout and elapsed > timeout:
