@@ -18,10 +18,12 @@ is a span processor dropping canceled and empty transitions before export.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import threading
 import time
-from collections.abc import Sequence
+import weakref
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
@@ -31,8 +33,10 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, Status, StatusCode
 from opentelemetry.trace import Span as TSpan
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from am_core import ARG_EXCEPTION, LogLevel, MutationType, Tracer
+from am_rpc import trace_context
 
 from .otel_direct import DirectSpans
 
@@ -81,6 +85,47 @@ _ERR_EXCEPTION = Status(StatusCode.ERROR, "Exception")
 _RESULT = {True: "executed", False: "canceled"}
 _UNSET_STATUS = Status(StatusCode.UNSET)
 _now = time.time_ns
+
+
+class _Current:
+    """Every ``OtelTracer``, for the span of the transition running on a thread."""
+
+    tracers: weakref.WeakSet[OtelTracer] = weakref.WeakSet()
+
+
+_remote = threading.local()  # .ctx: the SpanContext of a received traceparent, while it runs
+_propagator = TraceContextTextMapPropagator()
+
+
+def _outgoing() -> str | None:
+    """The traceparent for an aRPC mutation made now: the current OTel span, else the span of
+    the transition running on this thread (a handler calling a remote machine)."""
+    ctx = trace.get_current_span().get_span_context()
+    if not ctx.is_valid:
+        for t in list(_Current.tracers):
+            st = getattr(t._local, "stack", None)
+            if st:
+                ctx = st[-1].ctx
+                break
+        else:
+            return None
+    return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
+
+
+@contextlib.contextmanager
+def _incoming(traceparent: str) -> Iterator[None]:
+    """Run a received mutation with the caller's span context set for this thread."""
+    got = trace.get_current_span(_propagator.extract({"traceparent": traceparent}))
+    ctx = got.get_span_context()
+    prev = getattr(_remote, "ctx", None)
+    _remote.ctx = ctx if ctx.is_valid else None
+    try:
+        yield
+    finally:
+        _remote.ctx = prev
+
+
+trace_context.register(_outgoing, _incoming)
 
 
 class _State:
@@ -170,6 +215,7 @@ class OtelTracer(Tracer):
         self._local = threading.local()
         # id(mutation) -> (mutation, context of the transition that queued it)
         self._queued: dict[int, tuple[Mutation, SpanContext]] = {}
+        _Current.tracers.add(self)
 
     def tracer_id(self) -> str:
         return "otel"
@@ -270,6 +316,13 @@ class OtelTracer(Tracer):
     def mutation_queued(self, machine: Machine, mutation: Mutation) -> None:
         st = self._stack()
         if not st or mutation.is_check:
+            remote = getattr(_remote, "ctx", None)
+            if remote is not None and not mutation.is_check:
+                # a mutation received over aRPC with a traceparent: link its transition to it
+                q = self._queued
+                if len(q) >= _QUEUED_MAX:
+                    q.pop(next(iter(q)))
+                q[id(mutation)] = (mutation, remote)
             return
         top = st[-1]
         q = self._queued
