@@ -167,7 +167,18 @@ class _Tx:
 class _Mach:
     """Per-machine spans."""
 
-    __slots__ = ("child", "ctx", "direct", "idx", "mach", "names", "span", "span_ctx", "states")
+    __slots__ = (
+        "child",
+        "ctx",
+        "direct",
+        "idx",
+        "mach",
+        "names",
+        "span",
+        "span_ctx",
+        "states",
+        "touched",
+    )
 
     def __init__(self, mach: Machine, span: TSpan, direct: DirectSpans | None) -> None:
         self.mach = mach
@@ -185,6 +196,8 @@ class _Mach:
         self.reindex()
 
     def reindex(self) -> None:
+        # (states before, target) -> sorted indexes of the states a transition can change
+        self.touched: dict[tuple[tuple[str, ...], tuple[str, ...]], list[int]] = {}
         self.names = self.mach.state_names()
         self.idx = {s: i for i, s in enumerate(self.names)}
 
@@ -308,8 +321,9 @@ class OtelTracer(Tracer):
     # ------------------------------------------------------------------ transitions
 
     def _stack(self) -> list[_Tx]:
-        st: list[_Tx] | None = getattr(self._local, "stack", None)
-        if st is None:
+        try:
+            st: list[_Tx] = self._local.stack
+        except AttributeError:
             st = self._local.stack = []
         return st
 
@@ -403,10 +417,14 @@ class OtelTracer(Tracer):
         if md is not None:
             # by the clocks: a final handler that raised leaves its states applied, though
             # the transition is not accepted
-            idx = md.idx
-            touched = [i for i in map(idx.get, {*tx.before, *tx.target}) if i is not None]
-            if len(touched) > 1:
-                touched.sort()
+            key = (tx.before, tuple(tx.target))
+            touched = md.touched.get(key)
+            if touched is None:
+                idx = md.idx
+                touched = sorted(i for i in map(idx.get, {*key[0], *key[1]}) if i is not None)
+                if len(md.touched) >= _NAMES_MAX:
+                    md.touched.clear()
+                md.touched[key] = touched
             states = md.states
             for i in touched:
                 if ta[i] == tb[i]:
