@@ -229,8 +229,9 @@ class Transition:
         self.enters = plan.enters
         if not plan.accepted and lvl >= _OPS and plan.not_accepted:
             mach._log(_OPS, "[cancel:reject] " + " ".join(plan.not_accepted))
-        for h in mach._hk_tx_init:
-            h(self)
+        if mach._traced:
+            for h in mach._hk_tx_init:
+                h(self)
 
     def _log_header(self, lvl: int) -> None:
         if lvl < _OPS:
@@ -529,8 +530,10 @@ class Transition:
         mach = self.machine
         mut = self.mutation
         result = EXECUTED if self.is_accepted else CANCELED
-        for h in mach._hk_tx_start:
-            h(self)
+        traced = mach._traced
+        if traced:
+            for h in mach._hk_tx_start:
+                h(self)
         is_auto = mut.is_auto
         lvl = mach._log_level
         plan = self._plan
@@ -577,8 +580,9 @@ class Transition:
                     else:
                         activated, deactivated = self.enters, self.exits
                     subs.on_states_applied(self, activated, deactivated)
-                for h in mach._hk_tx_finals:
-                    h(self)
+                if traced:
+                    for h in mach._hk_tx_finals:
+                        h(self)
                 subs_args = subs.has_args_waiters
                 if handlers_on or subs_args:
                     if flat and not subs_args:
@@ -618,8 +622,9 @@ class Transition:
             self.pre_log_entries = mach._take_pre_log()
         self.queue_len = len(mach._queue)
         self.is_completed = True
-        for h in mach._hk_tx_end:
-            h(self)
+        if traced:
+            for h in mach._hk_tx_end:
+                h(self)
         if result is CANCELED or not self.is_accepted:
             return CANCELED
         if flat and mut.type != _REMOVE:
@@ -851,14 +856,14 @@ class Transition:
             return True
         step = self._rec_handlers  # recorded once, after the first call (Go's order)
         ev = Event(name, mach, self, self.mutation.args)
-        hk_start = mach._hk_handler_start
-        hk_end = mach._hk_handler_end
+        traced = mach._traced
         timeout = mach.handler_timeout
         for b, fn in fns:
             if lvl >= _OPS:
                 mach._log(_OPS, f"[handler:{b.num}] {name}")
-            for h in hk_start:
-                h(self, b.id, name)
+            if traced:
+                for h in mach._hk_handler_start:
+                    h(self, b.id, name)
             t0 = _perf()
             try:
                 ret = fn(ev)
@@ -873,16 +878,18 @@ class Transition:
                     self._handler_step(kind, frm, to)
                 if not mach.panic_to_exception:
                     raise
-                for h in hk_end:
-                    h(self, b.id, name)
+                if traced:
+                    for h in mach._hk_handler_end:
+                        h(self, b.id, name)
                 self._on_exception(err, name, kind, to)
                 return False
             elapsed = _perf() - t0
             if step:
                 step = False
                 self._handler_step(kind, frm, to)
-            for h in hk_end:
-                h(self, b.id, name)
+            if traced:
+                for h in mach._hk_handler_end:
+                    h(self, b.id, name)
             if lvl >= _EVERY:
                 mach._log(_EVERY, f"[handler:end] {name} from {b.id}")
             if timeout and elapsed > timeout:
