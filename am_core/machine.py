@@ -1134,7 +1134,7 @@ class Machine(WaitingMixin):
     # ------------------------------------------------------------------ tracers
 
     def _rehook(self) -> None:
-        """Per hook, the tuple of bound tracers implementing it: the hot path tests one tuple, so a
+        """Per hook, the tuple of bound tracers implementing it: a traced machine loops over it, so a
         hook no tracer defines costs nothing (docs/telemetry.md#cost)."""
         hooks = self._hooks = tracer_hooks(self._tracers)
         self._traced = any(hooks.values())
