@@ -168,8 +168,7 @@ class Machine(WaitingMixin):
         self._candidates: set[str] = set()
 
         self._tracers: list[Any] = list(tracers or ())
-        self._hooks = tracer_hooks(self._tracers)
-        self._traced = any(self._hooks.values())
+        self._rehook()
 
         self._err: BaseException | None = None
         self._err_internal: deque[BaseException] = deque(maxlen=10)
@@ -416,7 +415,7 @@ class Machine(WaitingMixin):
             self._mut_log("queue", mut)
         if self._breakpoints:
             self._check_breakpoints(mut)
-        for h in self._hooks["mutation_queued"]:
+        for h in self._hk_queued:
             h(self, mut)
 
     def _prepend(self, mut: Mutation) -> None:
@@ -454,7 +453,7 @@ class Machine(WaitingMixin):
                 self._proc_thread = _get_ident()
                 self._queue_tick += 1
                 mut.queue_tick = self._queue_tick
-                if self._traced or self._breakpoints or self._log_level >= _OPS:
+                if self._hk_queued or self._breakpoints or self._log_level >= _OPS:
                     self._announce(mut)
         if idle:
             try:
@@ -478,7 +477,7 @@ class Machine(WaitingMixin):
             if self._queue:
                 self._process_queue()
                 return r
-            if self._traced or subs.active or self._dispose_pending:
+            if self._hk_queue_end or subs.active or self._dispose_pending:
                 self._queue_ended()
             return r
         dup = self._enqueue(mut)
@@ -556,9 +555,8 @@ class Machine(WaitingMixin):
 
     def _queue_ended(self) -> None:
         """The queue drained: ``queue_end`` tracers, ``when_queue_ends`` waiters, a late dispose."""
-        if self._traced:
-            for h in self._hooks["queue_end"]:
-                h(self)
+        for h in self._hk_queue_end:
+            h(self)
         if self._subs.active:
             self._subs.on_queue_end()
         if self._dispose_pending:
@@ -1135,13 +1133,26 @@ class Machine(WaitingMixin):
 
     # ------------------------------------------------------------------ tracers
 
+    def _rehook(self) -> None:
+        """Per hook, the tuple of bound tracers implementing it: a traced machine loops over it, so a
+        hook no tracer defines costs nothing (docs/telemetry.md#cost)."""
+        hooks = self._hooks = tracer_hooks(self._tracers)
+        self._traced = any(hooks.values())
+        self._hk_queued = tuple(hooks["mutation_queued"])
+        self._hk_tx_init = tuple(hooks["transition_init"])
+        self._hk_tx_start = tuple(hooks["transition_start"])
+        self._hk_handler_start = tuple(hooks["handler_start"])
+        self._hk_handler_end = tuple(hooks["handler_end"])
+        self._hk_tx_finals = tuple(hooks["transition_finals"])
+        self._hk_tx_end = tuple(hooks["transition_end"])
+        self._hk_queue_end = tuple(hooks["queue_end"])
+
     def tracer_bind(self, tracer: Any) -> str:
         tid_fn = getattr(tracer, "tracer_id", None)
         tid = tid_fn() if callable(tid_fn) else type(tracer).__name__
         with self._lock:
             self._tracers.append(tracer)
-            self._hooks = tracer_hooks(self._tracers)
-            self._traced = any(self._hooks.values())
+            self._rehook()
         if self._log_level >= _OPS:
             self._log(_OPS, f"[tracers] bind {tid}")
         return str(tid)
@@ -1154,8 +1165,7 @@ class Machine(WaitingMixin):
                 tid = tid_fn() if callable(tid_fn) else None
                 if t is tracer or (isinstance(tracer, str) and tid == tracer):
                     del self._tracers[i]
-                    self._hooks = tracer_hooks(self._tracers)
-                    self._traced = any(self._hooks.values())
+                    self._rehook()
                     return
         raise NotBoundError("tracer")
 

@@ -230,7 +230,7 @@ class Transition:
         if not plan.accepted and lvl >= _OPS and plan.not_accepted:
             mach._log(_OPS, "[cancel:reject] " + " ".join(plan.not_accepted))
         if mach._traced:
-            for h in mach._hooks["transition_init"]:
+            for h in mach._hk_tx_init:
                 h(self)
 
     def _log_header(self, lvl: int) -> None:
@@ -531,9 +531,8 @@ class Transition:
         mut = self.mutation
         result = EXECUTED if self.is_accepted else CANCELED
         traced = mach._traced
-        hooks = mach._hooks
         if traced:
-            for h in hooks["transition_start"]:
+            for h in mach._hk_tx_start:
                 h(self)
         is_auto = mut.is_auto
         lvl = mach._log_level
@@ -582,7 +581,7 @@ class Transition:
                         activated, deactivated = self.enters, self.exits
                     subs.on_states_applied(self, activated, deactivated)
                 if traced:
-                    for h in hooks["transition_finals"]:
+                    for h in mach._hk_tx_finals:
                         h(self)
                 subs_args = subs.has_args_waiters
                 if handlers_on or subs_args:
@@ -624,7 +623,7 @@ class Transition:
         self.queue_len = len(mach._queue)
         self.is_completed = True
         if traced:
-            for h in hooks["transition_end"]:
+            for h in mach._hk_tx_end:
                 h(self)
         if result is CANCELED or not self.is_accepted:
             return CANCELED
@@ -863,7 +862,7 @@ class Transition:
             if lvl >= _OPS:
                 mach._log(_OPS, f"[handler:{b.num}] {name}")
             if traced:
-                for h in mach._hooks["handler_start"]:
+                for h in mach._hk_handler_start:
                     h(self, b.id, name)
             t0 = _perf()
             try:
@@ -880,7 +879,7 @@ class Transition:
                 if not mach.panic_to_exception:
                     raise
                 if traced:
-                    for h in mach._hooks["handler_end"]:
+                    for h in mach._hk_handler_end:
                         h(self, b.id, name)
                 self._on_exception(err, name, kind, to)
                 return False
@@ -889,7 +888,7 @@ class Transition:
                 step = False
                 self._handler_step(kind, frm, to)
             if traced:
-                for h in mach._hooks["handler_end"]:
+                for h in mach._hk_handler_end:
                     h(self, b.id, name)
             if lvl >= _EVERY:
                 mach._log(_EVERY, f"[handler:end] {name} from {b.id}")

@@ -31,7 +31,7 @@ from ssl import SSLContext
 from typing import Any, TypeVar
 
 from am_core.types import Result, Schema
-from am_rpc import codec
+from am_rpc import codec, trace_context
 from am_rpc.clock import schema_hash
 from am_rpc.errors import (
     CallTimeoutError,
@@ -620,7 +620,7 @@ class Client(LoopOwner):
     def _mutation_body(
         self, idxs: list[int], args: dict[str, Any] | None, event: Event | None
     ) -> dict[str, Any]:
-        body = MutationReq(tuple(idxs), args or None, event).to_wire()
+        body = MutationReq(tuple(idxs), args or None, event, trace_context.outgoing()).to_wire()
         if args:
             try:
                 codec.pack(args)

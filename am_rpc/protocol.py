@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from am_rpc.errors import EnvelopeError, InvalidParamsError
+from am_rpc.trace_context import TRACEPARENT_RE
 
 MAX_STATES = 65_535
 
@@ -341,6 +342,8 @@ class MutationReq:
     states: tuple[int, ...]
     args: dict[str, Any] | None = None
     event: Event | None = None
+    # W3C traceparent of the caller's span (docs/arpc.md#trace-context); absent: none
+    traceparent: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         d: dict[str, Any] = {"s": list(self.states)}
@@ -348,6 +351,8 @@ class MutationReq:
             d["a"] = self.args
         if self.event is not None:
             d["e"] = self.event.to_wire()
+        if self.traceparent is not None:
+            d["t"] = self.traceparent
         return d
 
     @classmethod
@@ -360,8 +365,14 @@ class MutationReq:
         if args is not None and not all(isinstance(k, str) for k in args):
             raise InvalidParamsError(f"{w}: args keys must be strings")
         ev = d.get("e")
+        tp = _get(d, "t", _is_str, None, w, "a traceparent string")
+        if tp is not None and not TRACEPARENT_RE.match(tp):
+            raise InvalidParamsError(f"{w}: key 't' is not a W3C traceparent: {tp[:64]!r}")
         return cls(
-            states=tuple(d["s"]), args=args, event=None if ev is None else Event.from_wire(ev)
+            states=tuple(d["s"]),
+            args=args,
+            event=None if ev is None else Event.from_wire(ev),
+            traceparent=tp,
         )
 
 

@@ -24,7 +24,7 @@ from ssl import SSLContext
 from typing import TYPE_CHECKING, Any
 
 from am_core.types import Schema
-from am_rpc import codec
+from am_rpc import codec, trace_context
 from am_rpc.auth import AuthThrottle
 from am_rpc.clock import Snapshot, bound_time, make_update, schema_hash, tracked_indexes
 from am_rpc.errors import (
@@ -584,7 +584,8 @@ class Server:
             # no await anywhere: run, export and answer in one go (O1 holds trivially)
             self._mutating += 1
             try:
-                res: Any = fn(states, mut.args)
+                with trace_context.incoming(mut.traceparent):
+                    res: Any = fn(states, mut.args)
             except Exception as err:
                 res = err
             self._finish_mutation(peer, seq, res, True)
@@ -594,7 +595,8 @@ class Server:
 
         def work() -> None:
             try:
-                out: Any = fn(states, mut.args)
+                with trace_context.incoming(mut.traceparent):
+                    out: Any = fn(states, mut.args)
             except Exception as err:
                 out = err
             try:

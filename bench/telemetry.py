@@ -10,7 +10,9 @@ in the same run. Targets: OTel <= 3x bare, Prometheus <= 1.3x bare.
 "tracer floor" is a bound tracer doing nothing (one no-op hook): what am_core's traced path
 costs any tracer. "otel (SDK floor)" is what the OpenTelemetry SDK itself costs for the spans a toggle transition
 makes (one transition span, one state span started, one ended), without attributes or our tracer:
-the lower bound of any tracer built on the SDK.
+the lower bound of any tracer built on live SDK spans (OtelTracer builds finished spans instead:
+docs/telemetry.md#cost). "otel, no processor" is OtelTracer with a provider without span
+processors: the tracer's own work, without the filter, the batch processor and its thread.
 
 The history insert rate, two ways: the backend (records handed to the SQLite history the way the
 tracer does, until the writer thread committed the last one), and end to end (the toggle with a
@@ -85,6 +87,15 @@ def otel_attach(mach: Machine) -> None:
     tp = TracerProvider()
     tp.add_span_processor(TransitionFilter(BatchSpanProcessor(Discard(), max_queue_size=65536)))
     OtelTracer(tp).trace(mach)
+
+
+def otel_bare_attach(mach: Machine) -> None:
+    """The tracer with a provider that has no span processor: our side of the cost only."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from am_rpc.telemetry.otel import OtelTracer
+
+    OtelTracer(TracerProvider()).trace(mach)
 
 
 def prometheus_attach(mach: Machine) -> None:
@@ -183,6 +194,7 @@ def main() -> None:
         "tracer floor": toggle(chunk, lambda m: m.tracer_bind(_NoOp())),
         "prometheus": toggle(chunk, prometheus_attach),
         "otel": toggle(chunk, otel_attach),
+        "otel, no processor": toggle(chunk, otel_bare_attach),
         "otel (SDK floor)": otel_floor(chunk),
         "history (memory)": toggle(chunk, hist_mem),
         "history (sqlite)": toggle(chunk, hist_sqlite),

@@ -18,10 +18,12 @@ is a span processor dropping canceled and empty transitions before export.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import threading
 import time
-from collections.abc import Sequence
+import weakref
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
@@ -29,10 +31,14 @@ from opentelemetry import trace
 from opentelemetry._logs import Logger, LoggerProvider, SeverityNumber, get_logger_provider
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.trace import Link, SpanContext, Status, StatusCode
+from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, Status, StatusCode
 from opentelemetry.trace import Span as TSpan
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from am_core import ARG_EXCEPTION, LogLevel, MutationType, Tracer
+from am_rpc import trace_context
+
+from .otel_direct import DirectSpans
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -73,23 +79,125 @@ _SEVERITY = {
     LogLevel.EVERYTHING: SeverityNumber.TRACE,
 }
 _QUEUED_MAX = 10_000
+_NAMES_MAX = 1024
+_ERR_HANDLER = Status(StatusCode.ERROR, "handler error")
+_ERR_EXCEPTION = Status(StatusCode.ERROR, "Exception")
+_RESULT = {True: "executed", False: "canceled"}
+_UNSET_STATUS = Status(StatusCode.UNSET)
+_now = time.time_ns
+
+
+class _Current:
+    """Every ``OtelTracer``, for the span of the transition running on a thread."""
+
+    tracers: weakref.WeakSet[OtelTracer] = weakref.WeakSet()
+
+
+_remote = threading.local()  # .ctx: the SpanContext of a received traceparent, while it runs
+_propagator = TraceContextTextMapPropagator()
+
+
+def _outgoing() -> str | None:
+    """The traceparent for an aRPC mutation made now: the current OTel span, else the span of
+    the transition running on this thread (a handler calling a remote machine)."""
+    ctx = trace.get_current_span().get_span_context()
+    if not ctx.is_valid:
+        for t in list(_Current.tracers):
+            st = getattr(t._local, "stack", None)
+            if st:
+                ctx = st[-1].ctx
+                break
+        else:
+            return None
+    return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
+
+
+@contextlib.contextmanager
+def _incoming(traceparent: str) -> Iterator[None]:
+    """Run a received mutation with the caller's span context set for this thread."""
+    got = trace.get_current_span(_propagator.extract({"traceparent": traceparent}))
+    ctx = got.get_span_context()
+    prev = getattr(_remote, "ctx", None)
+    _remote.ctx = ctx if ctx.is_valid else None
+    try:
+        yield
+    finally:
+        _remote.ctx = prev
+
+
+trace_context.register(_outgoing, _incoming)
+
+
+class _State:
+    """An open state span: a live SDK span, or (direct) its context, start time and attributes."""
+
+    __slots__ = ("attrs", "ctx", "span", "start")
+
+    def __init__(
+        self, span: TSpan | None, ctx: SpanContext, start: int, attrs: dict[str, Any]
+    ) -> None:
+        self.span = span
+        self.ctx = ctx
+        self.start = start
+        self.attrs = attrs
+
+
+class _Tx:
+    """An open transition span (see ``_State``); ``status`` set by a handler error."""
+
+    __slots__ = ("ctx", "links", "parent", "span", "start", "status", "tx")
+
+    def __init__(
+        self, tx: Transition, span: TSpan | None, ctx: SpanContext, parent: SpanContext, start: int
+    ) -> None:
+        self.tx = tx
+        self.span = span
+        self.ctx = ctx
+        self.parent = parent
+        self.start = start
+        self.links: list[Link] = []
+        self.status: Status | None = None
+
+    def context(self) -> Context:
+        """An OTel context with this span current (for log records)."""
+        span = self.span if self.span is not None else NonRecordingSpan(self.ctx)
+        return trace.set_span_in_context(span)
 
 
 class _Mach:
     """Per-machine spans."""
 
-    __slots__ = ("ctx", "idx", "mach", "names", "span", "states")
+    __slots__ = (
+        "child",
+        "ctx",
+        "direct",
+        "idx",
+        "mach",
+        "names",
+        "span",
+        "span_ctx",
+        "states",
+        "touched",
+    )
 
-    def __init__(self, mach: Machine, span: TSpan) -> None:
+    def __init__(self, mach: Machine, span: TSpan, direct: DirectSpans | None) -> None:
         self.mach = mach
         self.span = span
+        self.span_ctx = span.get_span_context()
         self.ctx = trace.set_span_in_context(span)
-        self.states: dict[str, TSpan] = {}
+        # children built directly: only under a sampled span (the default sampler's choice)
+        self.direct = (
+            direct is not None and self.span_ctx.is_valid and self.span_ctx.trace_flags.sampled
+        )
+        self.child = direct.children_of(self.span_ctx) if self.direct and direct else None
+        self.states: dict[str, _State] = {}
         self.names: list[str] = []
         self.idx: dict[str, int] = {}
         self.reindex()
 
     def reindex(self) -> None:
+        # (states before, target) -> sorted indexes of the states a transition can change
+        self.touched: dict[tuple[tuple[str, ...], tuple[str, ...]], list[int]] = {}
         self.names = self.mach.state_names()
         self.idx = {s: i for i, s in enumerate(self.names)}
 
@@ -108,6 +216,9 @@ class OtelTracer(Tracer):
         tp = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
         lp = logger_provider if logger_provider is not None else get_logger_provider()
         self.tracer = tp.get_tracer(SCOPE)
+        self._direct = DirectSpans.for_tracer(self.tracer)
+        # (type, called) -> (span name, type attribute, called attribute)
+        self._names: dict[tuple[int, tuple[str, ...]], tuple[str, str, tuple[str, ...]]] = {}
         self.logger: Logger = lp.get_logger(SCOPE)
         self.parent = parent
         self.steps = steps
@@ -117,6 +228,7 @@ class OtelTracer(Tracer):
         self._local = threading.local()
         # id(mutation) -> (mutation, context of the transition that queued it)
         self._queued: dict[int, tuple[Mutation, SpanContext]] = {}
+        _Current.tracers.add(self)
 
     def tracer_id(self) -> str:
         return "otel"
@@ -144,7 +256,7 @@ class OtelTracer(Tracer):
             if mach.tags:
                 attrs[A_TAGS] = list(mach.tags)
             span = self.tracer.start_span(f"mach:{mach.id}", context=ctx, attributes=attrs)
-            md = self._machs[mach.id] = _Mach(mach, span)
+            md = self._machs[mach.id] = _Mach(mach, span, self._direct)
         # states active when tracing starts get their span now
         t = mach.time()
         for i, s in enumerate(md.names):
@@ -174,8 +286,8 @@ class OtelTracer(Tracer):
             md = self._machs.pop(machine_id, None)
         if md is None:
             return
-        for sp in md.states.values():
-            sp.end()
+        for st in md.states.values():
+            self._end_state(md, st)
         md.states.clear()
         md.span.end()
 
@@ -190,39 +302,61 @@ class OtelTracer(Tracer):
         attrs: dict[str, Any] = {A_STATE: state, A_TICK: tick}
         if tx_id:
             attrs[A_TX_ID] = tx_id
-        md.states[state] = self.tracer.start_span(
-            f"state:{state}", context=md.ctx, attributes=attrs
+        child = md.child
+        if child is not None:
+            md.states[state] = _State(None, child(), _now(), attrs)
+        else:
+            span = self.tracer.start_span(f"state:{state}", context=md.ctx, attributes=attrs)
+            md.states[state] = _State(span, span.get_span_context(), 0, attrs)
+
+    def _end_state(self, md: _Mach, st: _State) -> None:
+        if st.span is not None:
+            st.span.end()
+            return
+        assert self._direct is not None
+        self._direct.finish(
+            f"state:{st.attrs[A_STATE]}", st.ctx, md.span_ctx, st.attrs, st.start, _now()
         )
 
     # ------------------------------------------------------------------ transitions
 
-    def _stack(self) -> list[tuple[Transition, TSpan]]:
-        st: list[tuple[Transition, TSpan]] | None = getattr(self._local, "stack", None)
-        if st is None:
+    def _stack(self) -> list[_Tx]:
+        try:
+            st: list[_Tx] = self._local.stack
+        except AttributeError:
             st = self._local.stack = []
         return st
 
     def mutation_queued(self, machine: Machine, mutation: Mutation) -> None:
         st = self._stack()
         if not st or mutation.is_check:
+            remote = getattr(_remote, "ctx", None)
+            if remote is not None and not mutation.is_check:
+                # a mutation received over aRPC with a traceparent: link its transition to it
+                q = self._queued
+                if len(q) >= _QUEUED_MAX:
+                    q.pop(next(iter(q)))
+                q[id(mutation)] = (mutation, remote)
             return
-        span = st[-1][1]
+        top = st[-1]
         q = self._queued
         if len(q) >= _QUEUED_MAX:
             q.pop(next(iter(q)))
-        q[id(mutation)] = (mutation, span.get_span_context())
+        q[id(mutation)] = (mutation, top.ctx)
         # a handler of the running transition raised: report it there
-        if "Exception" in mutation.called and self._report_error(machine, mutation, span):
-            span.set_status(Status(StatusCode.ERROR, "handler error"))
+        if "Exception" in mutation.called and self._report_error(machine, mutation, top):
+            top.status = _ERR_HANDLER
+            if top.span is not None:
+                top.span.set_status(_ERR_HANDLER)
 
-    def _report_error(self, machine: Machine, mutation: Mutation, span: TSpan) -> bool:
+    def _report_error(self, machine: Machine, mutation: Mutation, top: _Tx) -> bool:
         exc = mutation.args.get(ARG_EXCEPTION)
         err = getattr(exc, "err", None)
         if not isinstance(err, BaseException):
             return False
         self.logger.emit(
             timestamp=time.time_ns(),
-            context=trace.set_span_in_context(span),
+            context=top.context(),
             severity_number=SeverityNumber.ERROR,
             body=f"{type(err).__name__}: {err}",
             attributes={A_MACHINE: machine.id},
@@ -231,6 +365,16 @@ class OtelTracer(Tracer):
         )
         return True
 
+    def _name(self, mut: Mutation) -> tuple[str, str, tuple[str, ...]]:
+        """The span name and the type / called attributes, cached per (type, called)."""
+        key = (mut.type, tuple(mut.called))
+        got = self._names.get(key)
+        if got is None:
+            if len(self._names) >= _NAMES_MAX:
+                self._names.clear()
+            got = self._names[key] = (f"tx:{mut.string()}", str(MutationType(mut.type)), key[1])
+        return got
+
     def transition_start(self, tx: Transition) -> None:
         mut = tx.mutation
         if mut.is_check:
@@ -238,15 +382,71 @@ class OtelTracer(Tracer):
         md = self._machs.get(tx.machine.id)
         if md is None:
             return
-        links: list[Link] = []
+        child = md.child
+        if child is not None:
+            top = _Tx(tx, None, child(), md.span_ctx, _now())
+        else:
+            # the live span gets its attributes at the end (set_attributes keeps their order)
+            span = self.tracer.start_span(self._name(mut)[0], context=md.ctx)
+            top = _Tx(tx, span, span.get_span_context(), md.span_ctx, 0)
         queued = self._queued.pop(id(mut), None)
         if queued is not None and queued[0] is mut:
-            links.append(Link(queued[1]))
+            top.links.append(Link(queued[1]))
+            if top.span is not None:
+                top.span.add_link(queued[1])
+        self._stack().append(top)
+        if queued is None and "Exception" in mut.called:
+            # add_err outside of a handler: reported on its own transition
+            self._report_error(md.mach, mut, top)
+
+    def transition_end(self, tx: Transition) -> None:
+        mut = tx.mutation
+        if mut.is_check:
+            return
+        st = self._stack()
+        if not st or st[-1].tx is not tx:
+            return
+        top = st.pop()
+        mid = tx.machine.id
+        tx_id = tx.id
+        md = self._machs.get(mid)
+        tb = tx._tb
+        ta = tx._ta
+        added: list[str] = []
+        removed: list[str] = []
+        if md is not None:
+            # by the clocks: a final handler that raised leaves its states applied, though
+            # the transition is not accepted
+            key = (tx.before, tuple(tx.target))
+            touched = md.touched.get(key)
+            if touched is None:
+                idx = md.idx
+                touched = sorted(i for i in map(idx.get, {*key[0], *key[1]}) if i is not None)
+                if len(md.touched) >= _NAMES_MAX:
+                    md.touched.clear()
+                md.touched[key] = touched
+            states = md.states
+            for i in touched:
+                if ta[i] == tb[i]:
+                    continue
+                s = md.names[i]
+                was, now = tb[i] % 2, ta[i] % 2
+                if was:
+                    old = states.pop(s, None)
+                    if old is not None:
+                        self._end_state(md, old)
+                if now:
+                    # activated, or a multi state re-activated
+                    added.append(s)
+                    self._start_state(md, s, ta[i], tx_id)
+                elif was:
+                    removed.append(s)
+        name, typ, called = self._name(mut)
         attrs: dict[str, Any] = {
-            A_MACHINE: md.mach.id,
-            A_TX_ID: tx.id,
-            A_TX_TYPE: str(MutationType(mut.type)),
-            A_CALLED: list(mut.called),
+            A_MACHINE: mid,
+            A_TX_ID: tx_id,
+            A_TX_TYPE: typ,
+            A_CALLED: called,
             A_AUTO: mut.is_auto,
         }
         if mut.queue_tick:
@@ -255,59 +455,13 @@ class OtelTracer(Tracer):
         if src is not None:
             attrs[A_SOURCE_MACHINE] = src.mach_id
             attrs[A_SOURCE_TX] = src.tx_id
-        span = self.tracer.start_span(
-            f"tx:{mut.string()}", context=md.ctx, attributes=attrs, links=links
-        )
-        self._stack().append((tx, span))
-        if queued is None and "Exception" in mut.called:
-            # add_err outside of a handler: reported on its own transition
-            self._report_error(md.mach, mut, span)
-
-    def transition_end(self, tx: Transition) -> None:
-        mut = tx.mutation
-        if mut.is_check:
-            return
-        st = self._stack()
-        if not st or st[-1][0] is not tx:
-            return
-        _, span = st.pop()
-        md = self._machs.get(tx.machine.id)
-        tb = tx.time_before
-        ta = tx.time_after
-        added: list[str] = []
-        removed: list[str] = []
-        if md is not None:
-            # by the clocks: a final handler that raised leaves its states applied, though
-            # the transition is not accepted
-            idx = md.idx
-            touched = [i for i in map(idx.get, {*tx.before, *tx.target}) if i is not None]
-            for i in sorted(touched):
-                if ta[i] == tb[i]:
-                    continue
-                s = md.names[i]
-                was, now = tb[i] % 2, ta[i] % 2
-                if was:
-                    old = md.states.pop(s, None)
-                    if old is not None:
-                        old.end()
-                if now:
-                    # activated, or a multi state re-activated
-                    added.append(s)
-                    self._start_state(md, s, ta[i], tx.id)
-                elif was:
-                    removed.append(s)
-        accepted = tx.is_accepted
-        span.set_attributes(
-            {
-                A_RESULT: "executed" if accepted else "canceled",
-                A_ADDED: added,
-                A_REMOVED: removed,
-                # machine time (the sum of ticks), as the history's queries use it
-                A_TIME_AFTER: sum(ta),
-            }
-        )
+        attrs[A_RESULT] = _RESULT[bool(tx.is_accepted)]
+        attrs[A_ADDED] = tuple(added)
+        attrs[A_REMOVED] = tuple(removed)
+        # machine time (the sum of ticks), as the history's queries use it
+        attrs[A_TIME_AFTER] = sum(ta)
         if self.steps and tx.steps:
-            ctx = trace.set_span_in_context(span)
+            ctx = top.context()
             names = md.names if md is not None else []
             for step in tx.steps:
                 self.logger.emit(
@@ -318,9 +472,25 @@ class OtelTracer(Tracer):
                     attributes={A_MACHINE: tx.machine.id, A_STEP_TYPE: str(step.type)},
                     event_name=EV_STEP,
                 )
-        if "Exception" in added:
-            span.set_status(Status(StatusCode.ERROR, "Exception"))
-        span.end()
+        status = _ERR_EXCEPTION if "Exception" in added else top.status
+        span = top.span
+        if span is not None:
+            span.set_attributes(attrs)
+            if status is not None:
+                span.set_status(status)
+            span.end()
+            return
+        assert self._direct is not None
+        self._direct.finish(
+            name,
+            top.ctx,
+            top.parent,
+            attrs,
+            top.start,
+            _now(),
+            top.links,
+            status if status is not None else _UNSET_STATUS,
+        )
 
     # ------------------------------------------------------------------ logs
 
@@ -339,7 +509,7 @@ class OtelTracer(Tracer):
             prev(level, msg)
             st = getattr(self._local, "stack", None)
             if st:
-                ctx: Context | None = trace.set_span_in_context(st[-1][1])
+                ctx: Context | None = st[-1].context()
             else:
                 md = machs.get(mid)
                 ctx = md.ctx if md is not None else otel_context.get_current()

@@ -26,10 +26,10 @@ from pipeline import LaneStates, PipelineStates
 
 
 class _Run:
-    def __init__(self, filtered: bool = False) -> None:
+    def __init__(self, filtered: bool = False, sampler: Any = None) -> None:
         self.spans = InMemorySpanExporter()
         self.logs = InMemoryLogRecordExporter()
-        tp = TracerProvider()
+        tp = TracerProvider(sampler=sampler)
         proc = SimpleSpanProcessor(self.spans)
         tp.add_span_processor(TransitionFilter(proc) if filtered else proc)
         lp = LoggerProvider()
@@ -270,6 +270,26 @@ def test_span_tree_of_the_pipeline_run() -> None:
     assert tree == expected
     # the same trace for all; the duplicate "lane-1" machine was not traced
     assert len({s.context.trace_id for s in run.spans.get_finished_spans()}) == 1
+
+
+def test_live_spans_give_the_same_tree() -> None:
+    """A sampler other than the default makes the tracer use live SDK spans (not spans built
+    directly, docs/telemetry.md#cost): the exporter sees the same tree, logs tied the same way."""
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+
+    direct, live = _Run(), _Run(sampler=ALWAYS_ON)
+    assert direct.tracer._direct is not None and live.tracer._direct is None
+    for run in (direct, live):
+        _script(run)
+        run.tracer.shutdown()
+    assert _tree(live) == _tree(direct)
+    spans = {s.context.span_id: s.name for s in live.spans.get_finished_spans()}
+    errs = [
+        r.log_record
+        for r in live.logs.get_finished_logs()
+        if r.log_record.event_name == EV_EXCEPTION
+    ]
+    assert [spans[r.span_id] for r in errs] == ["tx:[add] FileDone"]
 
 
 def test_log_records_carry_the_trace_context() -> None:
