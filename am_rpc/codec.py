@@ -32,6 +32,7 @@ from typing import Any
 
 import msgpack
 
+from am_rpc import typed_wire
 from am_rpc.errors import (
     ConnectionClosedError,
     DecodeError,
@@ -124,7 +125,7 @@ def _check_max_frame(max_frame: int) -> None:
 def pack(obj: Any) -> bytes:
     """Encode one msgpack value; raise :class:`EncodeError` if it is not encodable."""
     try:
-        return msgpack.packb(obj, use_bin_type=True)
+        return msgpack.packb(obj, use_bin_type=True, default=typed_wire.default)
     except (TypeError, ValueError, OverflowError) as err:
         raise EncodeError(f"value cannot be encoded as msgpack: {err}") from err
 
@@ -132,7 +133,9 @@ def pack(obj: Any) -> bytes:
 def unpack(payload: bytes) -> Any:
     """Decode exactly one msgpack value; raise :class:`DecodeError` with the reason otherwise."""
     try:
-        return msgpack.unpackb(payload, raw=False, strict_map_key=False, use_list=True)
+        return msgpack.unpackb(
+            payload, raw=False, strict_map_key=False, use_list=True, ext_hook=typed_wire.ext_hook
+        )
     except msgpack.ExtraData as err:
         raise DecodeError(f"trailing bytes after the msgpack value ({len(err.extra)})") from err
     except Exception as err:  # msgpack raises ValueError, TypeError, UnicodeDecodeError, ...

@@ -23,6 +23,7 @@ from am_rpc.dbg.addr import DEFAULT_DBG_ADDR, split_addr
 from am_rpc.dbg.link import DbgLink, LinkStats
 from am_rpc.dbg.outbox import Outbox
 from am_rpc.dbg.protocol import SchemaMsg, StateDef
+from am_rpc.typed_wire import typed_args_of
 
 __all__ = ["DEFAULT_DBG_ADDR", "MAX_TX_BYTES", "DbgTracer", "connect", "connect_env"]
 
@@ -214,6 +215,9 @@ class DbgTracer:
             args = self._args(mut.args)
             if args:
                 msg["args"] = args
+            typed = typed_args_of(self.mach, mut.called, mut.args)
+            if typed is not None:
+                msg["ta"] = typed  # typed args: [type name, fields] (docs/typed-args.md)
             packed = pack(msg)
             if len(packed) > MAX_TX_BYTES:
                 packed = _shrunk(msg, len(packed))
