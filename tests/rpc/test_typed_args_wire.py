@@ -67,7 +67,12 @@ def test_dataclass_value_codec_roundtrip_and_unknown_type() -> None:
         x: int
 
     back = codec.unpack(codec.pack({"v": NeverDeclared(4)}))
-    assert back == {"v": {"@type": "test_dataclass_value_codec_roundtrip_and_unknown_type.<locals>.NeverDeclared", "x": 4}}
+    assert back == {
+        "v": {
+            "@type": "test_dataclass_value_codec_roundtrip_and_unknown_type.<locals>.NeverDeclared",
+            "x": 4,
+        }
+    }
 
 
 def _start_headless(rec: Path) -> tuple[subprocess.Popen[str], int]:
