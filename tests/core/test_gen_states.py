@@ -97,4 +97,4 @@ def test_one_cli_has_both_subcommands(tmp_path: Path) -> None:
     assert "states" in help_out.stdout and "grafana" in help_out.stdout
     graf = _am_gen("grafana", "--ids", "a,b", cwd=tmp_path)
     assert graf.returncode == 0, graf.stderr
-    assert graf.stdout.lstrip().startswith("{") and '"a"' in graf.stdout
+    assert graf.stdout.lstrip().startswith("{") and '"uid": "am-a-b"' in graf.stdout
