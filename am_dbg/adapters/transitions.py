@@ -47,13 +47,15 @@ class TransitionsAdapter:
             tags=("transitions",),
         )
         self._calls: dict[int, list[str]] = {}
+        self._active_memo: dict[Any, list[str]] = {}
         self.is_async = inspect.iscoroutinefunction(type(machine).callback)
         self._orig_callback = machine.callback
         if self.is_async:
             machine.callback = self._callback_async
         else:
             machine.callback = self._callback
-        machine.finalize_event.append(self._finalize)
+        self._fin = self._finalize  # one bound method object: compared by identity
+        machine.finalize_event.append(self._fin)
         self.sender.transition(
             self._active_of(self._model_state()),
             self._active_of(self._model_state()),
@@ -103,6 +105,18 @@ class TransitionsAdapter:
         model = m.models[0] if getattr(m, "models", None) else m
         return getattr(model, getattr(m, "model_attribute", "state"))
 
+    def _active_cached(self, state: Any) -> list[str]:
+        try:
+            return self._active_memo[state]
+        except (KeyError, TypeError):
+            pass
+        out = self._active_of(state)
+        try:
+            self._active_memo[state] = out
+        except TypeError:
+            pass  # a list of parallel states: not hashable, computed each time
+        return out
+
     def _active_of(self, state: Any) -> list[str]:
         """A state value (a name, an Enum, or a list of them for parallel states) and, when
         nested, its parents."""
@@ -126,13 +140,19 @@ class TransitionsAdapter:
     # our finalize callback is called here with the EventData whatever ``send_event`` says
 
     def _callback(self, func: Any, event_data: Any) -> Any:
-        if func == self._finalize:
+        if func is self._fin:
             return self._finalize(event_data)
-        self._calls.setdefault(id(event_data), []).append(_fn_name(func))
+        key = id(event_data)
+        calls = self._calls.get(key)
+        name = func if type(func) is str else _fn_name(func)
+        if calls is None:
+            self._calls[key] = [name]
+        else:
+            calls.append(name)
         return self._orig_callback(func, event_data)
 
     async def _callback_async(self, func: Any, event_data: Any) -> Any:
-        if func == self._finalize:
+        if func is self._fin:
             return self._finalize(event_data)
         self._calls.setdefault(id(event_data), []).append(_fn_name(func))
         return await self._orig_callback(func, event_data)
@@ -150,7 +170,7 @@ class TransitionsAdapter:
         ok = bool(event_data.result) and err is None
         log = [f"[trigger] {trig}: {src} -> {dest if dest is not None else '(none)'}"]
         log += [f"[callback] {c}" for c in calls]
-        active = self._active_of(self._model_state())
+        active = self._active_cached(self._model_state())
         if err is not None:
             log.append(f"[error] {type(err).__name__}: {err}")
             active = [*active, EXCEPTION]
@@ -185,7 +205,7 @@ class TransitionsAdapter:
     def close(self, timeout: float = 2.0) -> bool:
         """Stop watching (the machine keeps working), flush to am-dbg and disconnect."""
         m = self.machine
-        m.finalize_event = [f for f in m.finalize_event if f != self._finalize]
+        m.finalize_event = [f for f in m.finalize_event if f is not self._fin]
         m.callback = self._orig_callback
         return self.sender.close(timeout)
 

@@ -16,7 +16,9 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from am_rpc.codec import pack
+import msgpack
+
+from am_rpc import typed_wire
 from am_rpc.dbg.addr import DEFAULT_DBG_ADDR, split_addr
 from am_rpc.dbg.link import DbgLink, LinkStats
 from am_rpc.dbg.outbox import Outbox
@@ -56,12 +58,15 @@ class RawSender:
         host, port = split_addr(self.addr)
         self.mach_id = str(mach_id)
         self.token = secrets.token_hex(8)
+        self._id_prefix = f"{self.token[:8]}-"
         self._tags = tuple(tags)
         self._parent = parent
         self._lock = threading.Lock()
         self._seq = 0
         self._closed = False
         self.outbox = Outbox(outbox_limit)
+        # one reusable packer (used under the lock): cheaper than a packb call per transition
+        self._pack = msgpack.Packer(use_bin_type=True, default=typed_wire.default).pack
         self._set_schema(states, relations, groups)
         self._ticks = [0] * len(self._index)
         if loop is None:
@@ -133,15 +138,6 @@ class RawSender:
 
     # -- transitions ------------------------------------------------------------------------
 
-    def _idx(self, names: Iterable[str], what: str) -> list[int]:
-        out = []
-        for n in names:
-            i = self._pos.get(n)
-            if i is None:
-                raise ValueError(f"{what}: unknown state {n!r} of machine {self.mach_id}")
-            out.append(i)
-        return out
-
     def transition(
         self,
         called: Sequence[str],
@@ -157,18 +153,29 @@ class RawSender:
         """Send one transition: ``called`` states of a ``mtype`` mutation, the ``active`` states
         after it (ignored when not ``accepted``: nothing changed), its ``log`` lines (shown in
         am-dbg's log view) and ``args`` (shown as ``key=str(value)``). Returns its id."""
-        called_idx = self._idx(called, "called")
+        pos = self._pos
+        try:
+            called_idx = [pos[n] for n in called]
+        except KeyError as e:
+            raise ValueError(
+                f"called: unknown state {e.args[0]!r} of machine {self.mach_id}"
+            ) from None
         with self._lock:
             if accepted:
-                now = set(self._idx(active, "active"))
+                try:
+                    now = {pos[n] for n in active}
+                except KeyError as e:
+                    raise ValueError(
+                        f"active: unknown state {e.args[0]!r} of machine {self.mach_id}"
+                    ) from None
                 ticks = self._ticks
-                for i in range(len(ticks)):
-                    if (ticks[i] % 2 == 1) != (i in now):
-                        ticks[i] += 1
+                for i, t in enumerate(ticks):
+                    if (t & 1) != (i in now):
+                        ticks[i] = t + 1
             self._seq += 1
             msg: dict[str, Any] = {
                 "m": self.mach_id,
-                "id": tx_id or f"{self.token[:8]}-{self._seq}",
+                "id": tx_id or f"{self._id_prefix}{self._seq}",
                 "c": list(self._ticks),
                 "t": int(mtype),
                 "s": called_idx,
@@ -178,10 +185,10 @@ class RawSender:
             if auto:
                 msg["auto"] = True
             if log:
-                msg["log"] = [[LOG_CHANGES, str(line)] for line in log]
+                msg["log"] = [[LOG_CHANGES, line] for line in log]
             if args:
                 msg["args"] = {str(k): _short(v) for k, v in args.items()}
-            self.outbox.put_tx(pack(msg))
+            self.outbox.put_tx(self._pack(msg))
         self.link.wake()
         return str(msg["id"])
 

@@ -98,7 +98,7 @@ def test_traffic_light_into_headless_am_dbg(tmp_path: Path) -> None:
 
 def test_statechart_compound(tmp_path: Path) -> None:
     class Shape(StateChart):
-        class shape(State.Compound):
+        class shape(State.Compound):  # noqa: N801 (the library names states by attribute)
             a = State(initial=True)
             b = State()
             go = a.to(b)
