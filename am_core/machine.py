@@ -192,6 +192,7 @@ class Machine(WaitingMixin):
         # schema
         parsed, err = parse_schema(schema)
         self._schema: Schema = parsed
+        self._typed: dict[str, type] = {}  # states with an args type (docs/typed-args.md)
         self._names: list[str] = sorted(parsed)
         self._idx: dict[str, int] = {n: i for i, n in enumerate(self._names)}
         self._ticks: list[int] = [0] * len(self._names)
@@ -269,9 +270,7 @@ class Machine(WaitingMixin):
     def _on_schema(self) -> None:
         """Recompute everything derived from the schema and the names order."""
         self._auto_states = [n for n in self._names if self._schema[n].auto]
-        self._typed: dict[str, type] = {
-            n: st.args for n, st in self._schema.items() if st.args is not None
-        }
+        self._typed = {n: st.args for n, st in self._schema.items() if st.args is not None}
         self._resolver.new_schema(self._schema, self._names)
         self._candidates = candidate_names(self._names)
         self._plans.clear()
@@ -591,7 +590,7 @@ class Machine(WaitingMixin):
 
     def _args_in(self, called: Iterable[str], args: ArgsIn, require: bool) -> dict[str, Any]:
         """The mutation's args dict, checked against the called states' args types."""
-        out = args if type(args) is dict else to_args(args)
+        out = args if type(args) is dict else ({} if args is None else to_args(args))
         typed = self._typed
         if typed:
             for name in called:
@@ -609,7 +608,12 @@ class Machine(WaitingMixin):
             if not (EXCEPTION in lst and EXCEPTION not in self._active_set):
                 return CANCELED
         called = self._parse_called(states)
-        return self._run(Mutation(_ADD, called, self._args_in(called, args, True)))
+        a = (
+            args
+            if type(args) is dict and not self._typed
+            else ({} if args is None and not self._typed else self._args_in(called, args, True))
+        )
+        return self._run(Mutation(_ADD, called, a))
 
     def add1(self, state: str, args: ArgsIn = None) -> Result:
         """Activate one state."""
@@ -621,7 +625,12 @@ class Machine(WaitingMixin):
             return CANCELED
         if state not in self._schema:
             raise self._state_err([state])
-        return self._run(Mutation(_ADD, [state], self._args_in((state,), args, True)))
+        a = (
+            args
+            if type(args) is dict and not self._typed
+            else ({} if args is None and not self._typed else self._args_in((state,), args, True))
+        )
+        return self._run(Mutation(_ADD, [state], a))
 
     def remove(self, states: StatesArg, args: ArgsIn = None) -> Result:
         """Deactivate ``states``."""
@@ -635,7 +644,12 @@ class Machine(WaitingMixin):
         if self._remove_is_noop(lst):
             return EXECUTED
         called = self._parse_called(lst)
-        return self._run(Mutation(_REMOVE, called, self._args_in(called, args, False)))
+        a = (
+            args
+            if type(args) is dict and not self._typed
+            else ({} if args is None and not self._typed else self._args_in(called, args, False))
+        )
+        return self._run(Mutation(_REMOVE, called, a))
 
     def remove1(self, state: str, args: ArgsIn = None) -> Result:
         """Deactivate one state."""
@@ -654,7 +668,12 @@ class Machine(WaitingMixin):
             return EXECUTED
         if state not in self._schema:
             raise self._state_err([state])
-        return self._run(Mutation(_REMOVE, [state], self._args_in((state,), args, False)))
+        a = (
+            args
+            if type(args) is dict and not self._typed
+            else ({} if args is None and not self._typed else self._args_in((state,), args, False))
+        )
+        return self._run(Mutation(_REMOVE, [state], a))
 
     def set(self, states: StatesArg, args: ArgsIn = None) -> Result:
         """Make ``states`` (plus implied) the only active states."""
@@ -663,7 +682,12 @@ class Machine(WaitingMixin):
         if len(self._queue) >= self.queue_limit:
             return CANCELED
         called = self._parse_called(states)
-        return self._run(Mutation(_SET, called, self._args_in(called, args, True)))
+        a = (
+            args
+            if type(args) is dict and not self._typed
+            else ({} if args is None and not self._typed else self._args_in(called, args, True))
+        )
+        return self._run(Mutation(_SET, called, a))
 
     def toggle(self, states: StatesArg, args: ArgsIn = None) -> Result:
         """Remove if all ``states`` are active, else add."""
