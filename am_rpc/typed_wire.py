@@ -9,11 +9,12 @@ without knowing the type).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import msgpack
 
-from am_core.typed_args import decode_typed, encode_typed
+# am_core is imported only when a typed value is met: the codec stays importable without it
 
 __all__ = ["EXT_TYPED", "default", "ext_hook", "plain", "typed_args_of"]
 
@@ -23,9 +24,12 @@ EXT_TYPED = 0x41
 
 def default(obj: Any) -> Any:
     """msgpack ``default`` hook: dataclass instances as :data:`EXT_TYPED`; others stay refused."""
-    enc = encode_typed(obj)
-    if enc is None:
+    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
         raise TypeError(f"can not serialize {type(obj).__name__!r} object")
+    from am_core.typed_args import encode_typed
+
+    enc = encode_typed(obj)
+    assert enc is not None
     return msgpack.ExtType(EXT_TYPED, msgpack.packb(list(enc), default=default, use_bin_type=True))
 
 
@@ -39,11 +43,15 @@ def ext_hook(code: int, data: bytes) -> Any:
     name, fields = body
     if not isinstance(fields, dict):
         raise ValueError(f"typed value {name}: fields are not a map")
+    from am_core.typed_args import decode_typed
+
     return decode_typed(name, fields)
 
 
 def plain(value: Any) -> Any:
     """``value`` with every dataclass turned into ``{"@type": name, **fields}`` (recursively)."""
+    from am_core.typed_args import encode_typed
+
     enc = encode_typed(value)
     if enc is not None:
         name, fields = enc
