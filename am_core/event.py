@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .typed_args import args_of
 
 if TYPE_CHECKING:
     from .ctx import Ctx
     from .machine import Machine
     from .transition import Transition
     from .types import Mutation
+
+T = TypeVar("T")
 
 
 class Event:
@@ -39,6 +43,11 @@ class Event:
     @property
     def transition_id(self) -> str:
         return self._tx.id if self._tx is not None else ""
+
+    def args_of(self, t: type[T]) -> T:
+        """The args typed as the dataclass or ``TypedDict`` ``t`` (mypy checks the use):
+        ``e.args_of(ConnectArgs).port`` (docs/typed-args.md)."""
+        return args_of(self.args, t)
 
     def machine(self) -> Machine | None:
         return self._mach

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .ctx import Ctx
-from .errors import AmError, AmTimeoutError
+from .errors import AmError, AmTimeoutError, CanceledError, QueuedError
 from .types import Result
 from .waiting import Latch, Waiter
 
@@ -29,16 +29,27 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ExceptionStateError",
+    "add1_async",
+    "add1_async_blocking",
     "add1_sync",
     "add1_sync_blocking",
     "add_sync",
     "add_sync_blocking",
+    "ask_add",
+    "ask_add1",
+    "ask_remove",
+    "ask_remove1",
+    "cant_add",
+    "cant_add1",
+    "cant_remove",
+    "cant_remove1",
     "group_when1",
     "healthcheck",
     "remove1_sync",
     "remove1_sync_blocking",
     "remove_sync",
     "remove_sync_blocking",
+    "result_to_err",
     "wait_for_all",
     "wait_for_all_blocking",
     "wait_for_any",
@@ -428,3 +439,97 @@ def healthcheck(
 
     threading.Thread(target=tick, name=f"am-healthcheck-{mach.id}", daemon=True).start()
     return stop
+
+
+# --- async-state adds, results as errors, ask / cant ------------------------------------------
+
+
+async def add1_async(
+    ctx: Ctx | None,
+    mach: Machine,
+    wait_state: str,
+    add_state: str,
+    args: dict[str, Any] | None = None,
+    timeout: float | None = None,
+) -> Result:
+    """Add ``add_state`` and wait until ``wait_state`` activates (Go ``Add1Async``: the pattern
+    of a state like ``Connecting`` whose work ends by adding ``Connected``). Returns
+    :data:`Result.CANCELED` when the add was canceled, :data:`Result.EXECUTED` once ``wait_state``
+    is active; raises like :func:`wait_for_err_any` on context, timeout or ``Exception``."""
+    waiter = mach.when1(wait_state, ctx)
+    res = mach.add1(add_state, args)
+    if res == Result.CANCELED:
+        return res
+    await wait_for_err_any(ctx, timeout, mach, waiter)
+    return Result.EXECUTED
+
+
+def add1_async_blocking(
+    ctx: Ctx | None,
+    mach: Machine,
+    wait_state: str,
+    add_state: str,
+    args: dict[str, Any] | None = None,
+    timeout: float | None = None,
+) -> Result:
+    """Thread twin of :func:`add1_async`."""
+    waiter = mach.when1(wait_state, ctx)
+    res = mach.add1(add_state, args)
+    if res == Result.CANCELED:
+        return res
+    wait_for_err_any_blocking(ctx, timeout, mach, waiter)
+    return Result.EXECUTED
+
+
+def result_to_err(res: int) -> AmError | None:
+    """``None`` for an executed mutation, :class:`CanceledError` / :class:`QueuedError` otherwise
+    (Go ``ResultToErr``), for code that raises on anything but a done mutation."""
+    if res == Result.EXECUTED:
+        return None
+    if res == Result.CANCELED:
+        return CanceledError()
+    return QueuedError(f"queue tick {int(res)}")
+
+
+def ask_add(mach: Machine, states: Sequence[str], args: dict[str, Any] | None = None) -> Result:
+    """Add only when a dry run (``can_add``) accepts it; CANCELED without a mutation otherwise."""
+    if mach.can_add(states, args) == Result.CANCELED:
+        return Result.CANCELED
+    return mach.add(states, args)
+
+
+def ask_add1(mach: Machine, state: str, args: dict[str, Any] | None = None) -> Result:
+    """:func:`ask_add` for one state."""
+    return ask_add(mach, [state], args)
+
+
+def ask_remove(mach: Machine, states: Sequence[str], args: dict[str, Any] | None = None) -> Result:
+    """Remove only when ``can_remove`` accepts it."""
+    if mach.can_remove(states, args) == Result.CANCELED:
+        return Result.CANCELED
+    return mach.remove(states, args)
+
+
+def ask_remove1(mach: Machine, state: str, args: dict[str, Any] | None = None) -> Result:
+    """:func:`ask_remove` for one state."""
+    return ask_remove(mach, [state], args)
+
+
+def cant_add(mach: Machine, states: Sequence[str], args: dict[str, Any] | None = None) -> bool:
+    """True when adding ``states`` would be canceled (a dry run, nothing changes)."""
+    return mach.can_add(states, args) == Result.CANCELED
+
+
+def cant_add1(mach: Machine, state: str, args: dict[str, Any] | None = None) -> bool:
+    """:func:`cant_add` for one state."""
+    return cant_add(mach, [state], args)
+
+
+def cant_remove(mach: Machine, states: Sequence[str], args: dict[str, Any] | None = None) -> bool:
+    """True when removing ``states`` would be canceled."""
+    return mach.can_remove(states, args) == Result.CANCELED
+
+
+def cant_remove1(mach: Machine, state: str, args: dict[str, Any] | None = None) -> bool:
+    """:func:`cant_remove` for one state."""
+    return cant_remove(mach, [state], args)

@@ -35,6 +35,7 @@ from .semlogger import ArgsMapper, SemLogger, args_suffix
 from .subscriptions import Subscriptions, WaitingMixin
 from .tracer import tracer_hooks
 from .transition import NO_ENTRIES, Transition, changes_log, state_changes
+from .typed_args import ArgsIn, check_args, to_args
 from .types import (
     ARG_EXCEPTION,
     MUTATION_STR,
@@ -190,6 +191,7 @@ class Machine(WaitingMixin):
         # schema
         parsed, err = parse_schema(schema)
         self._schema: Schema = parsed
+        self._typed: dict[str, type] = {}  # states with an args type (docs/typed-args.md)
         self._names: list[str] = sorted(parsed)
         self._idx: dict[str, int] = {n: i for i, n in enumerate(self._names)}
         self._ticks: list[int] = [0] * len(self._names)
@@ -267,6 +269,7 @@ class Machine(WaitingMixin):
     def _on_schema(self) -> None:
         """Recompute everything derived from the schema and the names order."""
         self._auto_states = [n for n in self._names if self._schema[n].auto]
+        self._typed = {n: st.args for n, st in self._schema.items() if st.args is not None}
         self._resolver.new_schema(self._schema, self._names)
         self._candidates = candidate_names(self._names)
         self._plans.clear()
@@ -583,7 +586,18 @@ class Machine(WaitingMixin):
 
     # ------------------------------------------------------------------ mutations
 
-    def add(self, states: StatesArg, args: dict[str, Any] | None = None) -> Result:
+    def _args_in(self, called: Iterable[str], args: ArgsIn, require: bool) -> dict[str, Any]:
+        """The mutation's args dict, checked against the called states' args types."""
+        out = args if type(args) is dict else ({} if args is None else to_args(args))
+        typed = self._typed
+        if typed:
+            for name in called:
+                t = typed.get(name)
+                if t is not None:
+                    check_args(name, t, out, require)
+        return out
+
+    def add(self, states: StatesArg, args: ArgsIn = None) -> Result:
         """Activate ``states`` (keeping the active ones)."""
         if self._disposing or (self._backoff_until and self._in_backoff()):
             return CANCELED
@@ -592,9 +606,14 @@ class Machine(WaitingMixin):
             if not (EXCEPTION in lst and EXCEPTION not in self._active_set):
                 return CANCELED
         called = self._parse_called(states)
-        return self._run(Mutation(_ADD, called, args if args is not None else {}))
+        a = (
+            args
+            if type(args) is dict and not self._typed
+            else ({} if args is None and not self._typed else self._args_in(called, args, True))
+        )
+        return self._run(Mutation(_ADD, called, a))
 
-    def add1(self, state: str, args: dict[str, Any] | None = None) -> Result:
+    def add1(self, state: str, args: ArgsIn = None) -> Result:
         """Activate one state."""
         if self._disposing or (self._backoff_until and self._in_backoff()):
             return CANCELED
@@ -604,9 +623,14 @@ class Machine(WaitingMixin):
             return CANCELED
         if state not in self._schema:
             raise self._state_err([state])
-        return self._run(Mutation(_ADD, [state], args if args is not None else {}))
+        a = (
+            args
+            if type(args) is dict and not self._typed
+            else ({} if args is None and not self._typed else self._args_in((state,), args, True))
+        )
+        return self._run(Mutation(_ADD, [state], a))
 
-    def remove(self, states: StatesArg, args: dict[str, Any] | None = None) -> Result:
+    def remove(self, states: StatesArg, args: ArgsIn = None) -> Result:
         """Deactivate ``states``."""
         if self._disposing or (self._backoff_until and self._in_backoff()):
             return CANCELED
@@ -618,9 +642,14 @@ class Machine(WaitingMixin):
         if self._remove_is_noop(lst):
             return EXECUTED
         called = self._parse_called(lst)
-        return self._run(Mutation(_REMOVE, called, args if args is not None else {}))
+        a = (
+            args
+            if type(args) is dict and not self._typed
+            else ({} if args is None and not self._typed else self._args_in(called, args, False))
+        )
+        return self._run(Mutation(_REMOVE, called, a))
 
-    def remove1(self, state: str, args: dict[str, Any] | None = None) -> Result:
+    def remove1(self, state: str, args: ArgsIn = None) -> Result:
         """Deactivate one state."""
         if self._disposing or (self._backoff_until and self._in_backoff()):
             return CANCELED
@@ -637,18 +666,28 @@ class Machine(WaitingMixin):
             return EXECUTED
         if state not in self._schema:
             raise self._state_err([state])
-        return self._run(Mutation(_REMOVE, [state], args if args is not None else {}))
+        a = (
+            args
+            if type(args) is dict and not self._typed
+            else ({} if args is None and not self._typed else self._args_in((state,), args, False))
+        )
+        return self._run(Mutation(_REMOVE, [state], a))
 
-    def set(self, states: StatesArg, args: dict[str, Any] | None = None) -> Result:
+    def set(self, states: StatesArg, args: ArgsIn = None) -> Result:
         """Make ``states`` (plus implied) the only active states."""
         if self._disposing:
             return CANCELED
         if len(self._queue) >= self.queue_limit:
             return CANCELED
         called = self._parse_called(states)
-        return self._run(Mutation(_SET, called, args if args is not None else {}))
+        a = (
+            args
+            if type(args) is dict and not self._typed
+            else ({} if args is None and not self._typed else self._args_in(called, args, True))
+        )
+        return self._run(Mutation(_SET, called, a))
 
-    def toggle(self, states: StatesArg, args: dict[str, Any] | None = None) -> Result:
+    def toggle(self, states: StatesArg, args: ArgsIn = None) -> Result:
         """Remove if all ``states`` are active, else add."""
         if self._disposing:
             return CANCELED
@@ -657,7 +696,7 @@ class Machine(WaitingMixin):
             return self.remove(lst, args)
         return self.add(lst, args)
 
-    def toggle1(self, state: str, args: dict[str, Any] | None = None) -> Result:
+    def toggle1(self, state: str, args: ArgsIn = None) -> Result:
         if self._disposing:
             return CANCELED
         if state in self._active_set:
@@ -804,25 +843,25 @@ class Machine(WaitingMixin):
 
     # checks
 
-    def _check(self, typ: MutationType, states: StatesArg, args: dict[str, Any] | None) -> Result:
+    def _check(self, typ: MutationType, states: StatesArg, args: ArgsIn) -> Result:
         if self._disposing or (self._backoff_until and self._in_backoff()):
             return CANCELED
         called = self._parse_called(states)
         return self.prepend_mut(
-            Mutation(typ, called, args if args is not None else {}, is_check=True)
+            Mutation(typ, called, self._args_in(called, args, typ == _ADD), is_check=True)
         )
 
-    def can_add(self, states: StatesArg, args: dict[str, Any] | None = None) -> Result:
+    def can_add(self, states: StatesArg, args: ArgsIn = None) -> Result:
         """Dry-run an add: relations and negotiation handlers, nothing applied (spec §3.7)."""
         return self._check(_ADD, states, args)
 
-    def can_add1(self, state: str, args: dict[str, Any] | None = None) -> Result:
+    def can_add1(self, state: str, args: ArgsIn = None) -> Result:
         return self._check(_ADD, state, args)
 
-    def can_remove(self, states: StatesArg, args: dict[str, Any] | None = None) -> Result:
+    def can_remove(self, states: StatesArg, args: ArgsIn = None) -> Result:
         return self._check(_REMOVE, states, args)
 
-    def can_remove1(self, state: str, args: dict[str, Any] | None = None) -> Result:
+    def can_remove1(self, state: str, args: ArgsIn = None) -> Result:
         return self._check(_REMOVE, state, None)  # [quirk] args dropped
 
     def prepend_mut(self, mut: Mutation) -> Result:

@@ -40,6 +40,7 @@ def parse_schema(schema: Schema) -> tuple[Schema, str | None]:
             remove=remove,
             after=after,
             tags=list(st.tags),
+            args=st.args,
         )
     if EXCEPTION not in out:
         out[EXCEPTION] = State(multi=True)

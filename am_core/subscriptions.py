@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, cast
 from .ctx import Ctx
 from .forks import ForkPool, ForksMixin
 from .pipes import PipeRunner
+from .typed_args import ArgsIn, to_args
 from .types import LogLevel
 from .waiting import Waiter
 
@@ -541,9 +542,10 @@ class WaitingMixin(ForksMixin):
         mach = cast("Machine", self)
         return self.when_ticks(state, 2 if mach.is1(state) else 1, ctx)
 
-    def when_args(self, state: str, args: dict[str, Any], ctx: Ctx | None = None) -> Waiter:
-        """An activation of ``state`` by a mutation whose args contain all of ``args`` (``==``)."""
-        return self._subs.when_args(state, args, ctx)
+    def when_args(self, state: str, args: ArgsIn, ctx: Ctx | None = None) -> Waiter:
+        """An activation of ``state`` by a mutation whose args contain all of ``args`` (``==``);
+        a typed-args instance stands for all of its fields."""
+        return self._subs.when_args(state, to_args(args), ctx)
 
     def when_query(self, fn: Callable[[dict[str, int]], bool], ctx: Ctx | None = None) -> Waiter:
         """``fn(clock)`` returned True after an accepted transition (not checked at creation)."""

@@ -133,7 +133,15 @@ class State:
     remove: list[str] = field(default_factory=list)
     after: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+    args: type | None = field(default=None, compare=False)
+    """The state's args type (a dataclass or ``TypedDict``), docs/typed-args.md."""
     _name: str = field(default="", init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.args is not None:
+            from .typed_args import register_args_type
+
+            register_args_type(self.args)
 
     # typing aid: inside a StatesBase class, `Foo = State()` reads back as the name "Foo" (a str)
     def __get__(self, obj: object, owner: type | None = None) -> str:
@@ -153,6 +161,7 @@ class State:
             remove=list(self.remove),
             after=list(self.after),
             tags=list(self.tags),
+            args=self.args,
         )
 
     def extend(self, overlay: State) -> State:
@@ -165,6 +174,7 @@ class State:
             remove=_uniq([*self.remove, *overlay.remove]),
             after=_uniq([*self.after, *overlay.after]),
             tags=_uniq([*self.tags, *overlay.tags]),
+            args=overlay.args or self.args,
         )
 
     def set(
@@ -188,6 +198,7 @@ class State:
             remove=pick("remove", self.remove),
             after=pick("after", self.after),
             tags=pick("tags", self.tags),
+            args=self.args,
         )
 
 

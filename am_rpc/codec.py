@@ -32,6 +32,7 @@ from typing import Any
 
 import msgpack
 
+from am_rpc import typed_wire
 from am_rpc.errors import (
     ConnectionClosedError,
     DecodeError,
@@ -127,7 +128,7 @@ def _check_max_frame(max_frame: int) -> None:
 def pack(obj: Any) -> bytes:
     """Encode one msgpack value; raise :class:`EncodeError` if it is not encodable."""
     try:
-        return msgpack.packb(obj, use_bin_type=True)
+        return msgpack.packb(obj, use_bin_type=True, default=typed_wire.default)
     except (TypeError, ValueError, OverflowError) as err:
         raise EncodeError(f"value cannot be encoded as msgpack: {err}") from err
 
@@ -137,7 +138,9 @@ def unpack(payload: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
     (also for a value nested deeper than ``max_depth``, see :func:`check_depth`; ``0``: the
     caller checks the nesting itself, e.g. while validating the value's shape)."""
     try:
-        obj = msgpack.unpackb(payload, raw=False, strict_map_key=False, use_list=True)
+        obj = msgpack.unpackb(
+            payload, raw=False, strict_map_key=False, use_list=True, ext_hook=typed_wire.ext_hook
+        )
     except msgpack.ExtraData as err:
         raise DecodeError(f"trailing bytes after the msgpack value ({len(err.extra)})") from err
     except Exception as err:  # msgpack raises ValueError, TypeError, UnicodeDecodeError, ...

@@ -27,6 +27,7 @@ from am_core.errors import StateMissingError
 from am_core.forks import ForkPool
 from am_core.machine import Serialized
 from am_core.schema import inspect_states, string_all
+from am_core.typed_args import ArgsIn, to_args
 from am_core.types import Mutation, MutationType, Result, Schema, State
 from am_core.waiting import Waiter
 from am_rpc.clock import active_indexes, apply_update
@@ -425,9 +426,10 @@ class NetMachine:
         self,
         mtype: MutationType,
         states: Sequence[str],
-        args: dict[str, Any] | None,
+        args: ArgsIn,
         event: Any = None,
     ) -> Result:
+        args = to_args(args) if args is not None else None  # typed args travel as their fields
         with self._lock:
             if self._disposed:
                 return Result.CANCELED
@@ -437,28 +439,28 @@ class NetMachine:
             return Result.CANCELED
         return self._remote.remote_mutate(int(mtype), idxs, args, _wire_event(event))
 
-    def add(self, states: Sequence[str], args: dict[str, Any] | None = None) -> Result:
+    def add(self, states: Sequence[str], args: ArgsIn = None) -> Result:
         return self._mutate(MutationType.ADD, states, args)
 
-    def add1(self, state: str, args: dict[str, Any] | None = None) -> Result:
+    def add1(self, state: str, args: ArgsIn = None) -> Result:
         return self._mutate(MutationType.ADD, [state], args)
 
-    def remove(self, states: Sequence[str], args: dict[str, Any] | None = None) -> Result:
+    def remove(self, states: Sequence[str], args: ArgsIn = None) -> Result:
         return self._mutate(MutationType.REMOVE, states, args)
 
-    def remove1(self, state: str, args: dict[str, Any] | None = None) -> Result:
+    def remove1(self, state: str, args: ArgsIn = None) -> Result:
         return self._mutate(MutationType.REMOVE, [state], args)
 
-    def set(self, states: Sequence[str], args: dict[str, Any] | None = None) -> Result:
+    def set(self, states: Sequence[str], args: ArgsIn = None) -> Result:
         return self._mutate(MutationType.SET, states, args)
 
-    def toggle(self, states: Sequence[str], args: dict[str, Any] | None = None) -> Result:
+    def toggle(self, states: Sequence[str], args: ArgsIn = None) -> Result:
         """Remove if all are active on the (possibly stale) mirror, else add."""
         if self.is_(states):
             return self.remove(states, args)
         return self.add(states, args)
 
-    def toggle1(self, state: str, args: dict[str, Any] | None = None) -> Result:
+    def toggle1(self, state: str, args: ArgsIn = None) -> Result:
         return self.toggle([state], args)
 
     def ev_add(

@@ -24,6 +24,7 @@ from am_rpc.dbg.addr import DEFAULT_DBG_ADDR, split_addr
 from am_rpc.dbg.link import DbgLink, LinkStats
 from am_rpc.dbg.outbox import Outbox
 from am_rpc.dbg.protocol import SchemaMsg, StateDef
+from am_rpc.typed_wire import typed_args_of
 
 __all__ = ["DEFAULT_DBG_ADDR", "MAX_TX_BYTES", "DbgTracer", "connect", "connect_env"]
 
@@ -267,6 +268,9 @@ class DbgTracer:
                 msg["args"] = args
             if _EXCEPTION in mut.called and mut.args and _ARG_EXCEPTION in mut.args:
                 add_error_details(msg, mut.args[_ARG_EXCEPTION], tx)
+            typed = typed_args_of(self.mach, mut.called, mut.args)
+            if typed is not None:
+                msg["ta"] = typed  # typed args: [type name, fields] (docs/typed-args.md)
             packed = pack(msg)
             if len(packed) > MAX_TX_BYTES:
                 packed = _shrunk(msg, len(packed))

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from am_core import Machine, Result, State
+from am_core.testing import assert_clock, assert_is, assert_not
+
+# a few tests below use the pytest plugin (am_core.testing.plugin): its ``am_machine`` fixture
+# records transitions, and a failing assert_* shows them
 
 
 def M(schema: dict[str, State], **kw: object) -> Machine:
@@ -31,16 +37,16 @@ def test_add_of_active_non_multi_is_not_reapplied() -> None:
     assert not m.is1("B")
 
 
-def test_active_multi_reapplies_add_on_every_tx() -> None:
-    m = M({"B": State(multi=True, add=["C"]), "C": State(), "X": State()})
+def test_active_multi_reapplies_add_on_every_tx(am_machine: Callable[..., Machine]) -> None:
+    m = am_machine({"B": State(multi=True, add=["C"]), "C": State(), "X": State()}, id="rel")
     m.add1("B")
     m.remove1("C")
-    assert not m.is1("C")
+    assert_not(m, "C")
     m.add1("X")
-    assert m.is1("C")
+    assert_is(m, "C")
     m.remove1("C")
     m.remove1("X")  # even a remove re-activates C
-    assert m.is1("C")
+    assert_is(m, "C")
 
 
 def test_implied_state_lacking_requirements_is_silently_dropped() -> None:
@@ -49,10 +55,10 @@ def test_implied_state_lacking_requirements_is_silently_dropped() -> None:
     assert m.active_states() == ["A"]
 
 
-def test_implied_state_can_satisfy_a_requirement() -> None:
-    m = M({"A": State(add=["B"], require=["B"]), "B": State()})
+def test_implied_state_can_satisfy_a_requirement(am_machine: Callable[..., Machine]) -> None:
+    m = am_machine({"A": State(add=["B"], require=["B"]), "B": State()}, id="rel")
     assert m.add1("A") == Result.EXECUTED
-    assert m.is_(["A", "B"])
+    assert_is(m, ["A", "B"])
 
 
 def test_called_state_removes_active_one() -> None:
@@ -62,11 +68,12 @@ def test_called_state_removes_active_one() -> None:
     assert m.active_states() == ["C"]
 
 
-def test_active_state_blocks_called_one() -> None:
-    m = M({"C": State(remove=["D"]), "D": State()})
+def test_active_state_blocks_called_one(am_machine: Callable[..., Machine]) -> None:
+    m = am_machine({"C": State(remove=["D"]), "D": State()}, id="rel")
     m.add1("C")
     assert m.add1("D") == Result.CANCELED
-    assert m.active_states() == ["C"]
+    assert_is(m, "C")
+    assert_not(m, "D")
 
 
 def test_mutual_remove_called_state_wins_both_ways() -> None:
@@ -105,12 +112,14 @@ def test_group_pattern_with_self_removal() -> None:
     assert m.schema()["Y"].remove == ["X", "Z"]
 
 
-def test_removing_required_state_deactivates_dependants() -> None:
-    m = M({"C": State(require=["D"]), "D": State()})
+def test_removing_required_state_deactivates_dependants(
+    am_machine: Callable[..., Machine],
+) -> None:
+    m = am_machine({"C": State(require=["D"]), "D": State()}, id="rel")
     m.add(["C", "D"])
     assert m.remove1("D") == Result.EXECUTED
-    assert m.active_states() == []
-    assert m.tick("C") == 2 and m.tick("D") == 2
+    assert_not(m, ["C", "D"])
+    assert_clock(m, {"C": 2, "D": 2})
 
 
 def test_set_drops_dependant_and_cancels_when_called() -> None:

@@ -236,7 +236,14 @@ async def test_pipes_present_at_attach_are_seeded_as_a_semlogger_tx(server: Inge
 def test_public_api() -> None:
     import am_rpc.dbg
 
-    assert am_rpc.dbg.__all__ == ["DEFAULT_DBG_ADDR", "DbgTracer", "connect", "connect_env"]
+    assert am_rpc.dbg.__all__ == [
+        "DEFAULT_DBG_ADDR",
+        "DbgTracer",
+        "RawSender",
+        "StateDef",
+        "connect",
+        "connect_env",
+    ]
 
 
 def test_a_loop_that_is_not_running_yet_is_used_once_it_runs() -> None:
