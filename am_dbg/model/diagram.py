@@ -145,7 +145,7 @@ def _overlay(schema: SchemaMsg, tx: TxMsg, i: int, prev: Sequence[int]) -> Overl
             edges.add(Edge(src, dst, _REL_OF_STEP.get(s.rel_type, "after")))
         if s.type & _STEP_CANCEL and (src or dst):
             canceled.add(src or dst or "")
-    called = frozenset(n for k in tx.called if (n := name(k)))
+    called = frozenset(c for k in tx.called if (c := name(k)))
     return Overlay(
         i,
         tx.id,

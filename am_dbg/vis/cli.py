@@ -23,7 +23,7 @@ from am_dbg.recordings.io import load
 from am_dbg.vis.svg import SvgError, to_svg
 from am_dbg.vis.text import network_mermaid, to_d2, to_dot, to_mermaid
 
-__all__ = ["entry", "main", "render", "inspect_markdown"]
+__all__ = ["entry", "inspect_markdown", "main", "render"]
 
 FORMATS = {"mermaid": to_mermaid, "d2": to_d2, "dot": to_dot, "svg": to_svg}
 _TN = re.compile(r"^t(\d+)$")
@@ -167,3 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def entry() -> None:
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from am_dbg.model.diagram import Diagram, Network, Node
 
-__all__ = ["classes_of", "to_d2", "to_dot", "to_mermaid", "network_mermaid"]
+__all__ = ["classes_of", "network_mermaid", "to_d2", "to_dot", "to_mermaid"]
 
 _FILL = {
     "error": "#f8d7da",
