@@ -23,6 +23,7 @@ from am_dbg.outputs import Outputs, clients_text, log_text, tx_text
 from am_dbg.states import DbgStates as S
 from am_dbg.ui.export_dialog import ExportDialog, export_path
 from am_dbg.ui.group_bar import GroupBar
+from am_dbg.ui.diagram_view import DiagramView
 from am_dbg.ui.matrix import MatrixView
 from am_dbg.ui.nav_bar import AddressPrompt, NavAddressBar
 from am_dbg.ui.rain import RainView
@@ -64,6 +65,8 @@ class Part2:
         app.mach.set_groups(*S.groups())  # the schema's groups, for whoever debugs this debugger
         self.rain = RainView(p, test_mode=cfg.test_mode, id="rain")
         self.matrix = MatrixView(p, id="matrix")
+        self.diagram = DiagramView(p, id="diagram")
+        self.diagram_on = False  # the diagram pane replaces the log / matrix / rain panes
         self.reader_view = ReaderView(p, expand_links=cfg.view_expand_links, id="reader")
         self.group_bar = GroupBar(p, id="groups")
         self.reader = Reader(app.session)
@@ -76,6 +79,7 @@ class Part2:
 
     def widgets(self) -> Iterator[Widget]:
         yield self.matrix
+        yield self.diagram
         yield self.rain
         yield self.reader_view
 
@@ -116,6 +120,11 @@ class Part2:
         app.log_view.styles.width = f"{log_w}fr"
         self.reader_view.styles.width = f"{max(reader_w, 1)}fr"
         self.matrix.styles.width = self.rain.styles.width = f"{other_w}fr"
+        self.diagram.display = self.diagram_on
+        if self.diagram_on:
+            app.log_view.display = self.reader_view.display = False
+            self.matrix.display = self.rain.display = False
+            self.diagram.styles.width = "4fr"
 
     # redraw -----------------------------------------------------------------------------------------
 
@@ -138,6 +147,8 @@ class Part2:
                 self.matrix.update_view(hist, nxt, v.state_name, grp, steps)
             else:
                 self.matrix.update_view(hist, i, v.state_name, grp)
+        if self.diagram.display:
+            self.diagram.update_view(hist, i)
         if self.reader_view.display:
             secs = self.reader.sections(hist.id, i) if hist is not None and i is not None else []
             self.reader_view.update_view(secs, v.state_name)
@@ -220,6 +231,12 @@ class Part2:
                 self.set_view("tree-log")
         self.app.apply_layout()
         self.app.redraw(full=True)
+
+    def toggle_diagram(self) -> None:
+        """Show / hide the relation diagram of the selected machine (docs/diagrams.md)."""
+        self.diagram_on = not self.diagram_on
+        self.apply_layout()
+        self.redraw()
 
     def toggle_matrix(self) -> None:
         self.set_view("tree-log" if "matrix" in self.view else "tree-matrix")
