@@ -84,11 +84,11 @@ class DiagramView(Widget):
             title += f" t{ov.tx_index + 1}"
             focus = sorted(ov.called) or sorted(ov.touched)
             if focus and focus[0] in lay.boxes:
-                self._scroll_to(lay.boxes[focus[0]])
+                self._keep_in_sight(lay.boxes[focus[0]])
         set_border_title(self, title)
         self.refresh()
 
-    def _scroll_to(self, box: tuple[int, int, int]) -> None:
+    def _keep_in_sight(self, box: tuple[int, int, int]) -> None:
         top, left, w = box
         h, width = self.size.height, self.size.width
         if h and not (self.vscroll <= top and top + 3 <= self.vscroll + h):

@@ -21,9 +21,9 @@ from am_dbg.model.reader import Reader
 from am_dbg.model.urls import MachUrl, UrlError
 from am_dbg.outputs import Outputs, clients_text, log_text, tx_text
 from am_dbg.states import DbgStates as S
+from am_dbg.ui.diagram_view import DiagramView
 from am_dbg.ui.export_dialog import ExportDialog, export_path
 from am_dbg.ui.group_bar import GroupBar
-from am_dbg.ui.diagram_view import DiagramView
 from am_dbg.ui.matrix import MatrixView
 from am_dbg.ui.nav_bar import AddressPrompt, NavAddressBar
 from am_dbg.ui.rain import RainView

@@ -14,6 +14,7 @@ transition overlay), computed per cursor move.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -110,7 +111,7 @@ class TermLayout:
             x0, xl, xe, x1 = left + w, exit_x[e.src], entry_x[e.dst], dleft - 1
             pts = [(y0, x0), (y0, xl), (gap, xl), (gap, xe), (y1, xe), (y1, x1)]
             runs: list[tuple[int, int, int]] = []
-            for (ya, xa), (yb, xb) in zip(pts, pts[1:], strict=False):
+            for (ya, xa), (yb, xb) in itertools.pairwise(pts):
                 _segment(bits, ya, xa, yb, xb, runs)
             paths[e] = runs
         grid = [[_CHARS[b] for b in row] for row in bits]
