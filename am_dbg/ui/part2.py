@@ -10,6 +10,7 @@ export and theme changes are mutations of `DbgStates` like every other input (sp
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from am_core import Event
 from am_dbg.model.addr_history import full_url, group_named, resolve
 from am_dbg.model.reader import Reader
 from am_dbg.model.urls import MachUrl, UrlError
-from am_dbg.outputs import Outputs, clients_text, log_text, tx_text
+from am_dbg.outputs import DIAGRAM_EVERY, Outputs, clients_text, diagram_texts, log_text, tx_text
 from am_dbg.states import DbgStates as S
 from am_dbg.ui.diagram_view import DiagramView
 from am_dbg.ui.export_dialog import ExportDialog, export_path
@@ -74,6 +75,8 @@ class Part2:
         self.tracer: Any = None
         self.last_export = ""  # the result line of the last export (tests, the status notify)
         self.output_error = ""
+        self._diagrams_at = 0.0
+        self._diagrams_timer: Any = None
 
     # composition and layout -------------------------------------------------------------------------
 
@@ -197,10 +200,36 @@ class Part2:
             ]
             tags = {mid: h.tags for mid, h in app.session.machines.items()}
             errors.append(o.write("clients.txt", clients_text(rows, tags)))
+        if o.diagrams:
+            errors.append(self._write_diagrams())
         err = next((e for e in errors if e), "")
         if err and err != self.output_error:
             app.notify(err, severity="error")
         self.output_error = err
+
+    def _write_diagrams(self) -> str | None:
+        """Throttled: at most every DIAGRAM_EVERY s; a timer writes the moment the cursor stops on."""
+        now = time.monotonic()
+        wait = self._diagrams_at + DIAGRAM_EVERY - now
+        if wait > 0:
+            if self._diagrams_timer is None:
+                self._diagrams_timer = self.app.set_timer(wait, self._diagrams_due)
+            return None
+        self._diagrams_at = now
+        v = self.app.viewer
+        hist, cur = v.history, v.cursor
+        if hist is None:
+            return None
+        i = cur.tx - 1 if 0 < cur.tx <= len(hist) else None
+        errors = [self.outputs.write(k, t) for k, t in diagram_texts(hist, i, v.state_name).items()]
+        return next((e for e in errors if e), None)
+
+    def _diagrams_due(self) -> None:
+        self._diagrams_timer = None
+        err = self._write_diagrams()
+        if err and err != self.output_error:
+            self.app.notify(err, severity="error")
+            self.output_error = err
 
     # views ------------------------------------------------------------------------------------------
 
