@@ -7,6 +7,8 @@ scrolls itself so the first called state of the transition is in sight.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
@@ -18,7 +20,7 @@ from am_dbg.ui.repaint import set_border_title
 from am_dbg.ui.theme import Palette
 from am_dbg.vis.term import TermLayout
 
-__all__ = ["DiagramView"]
+__all__ = ["DiagramView", "row_segments"]
 
 _LAYOUTS_KEPT = 32
 
@@ -104,16 +106,21 @@ class DiagramView(Widget):
         if lay is None or row >= len(lay.lines):
             return Strip.blank(width, base)
         line = lay.lines[row].ljust(lay.width)
-        # later runs win: paint into a per-cell style list, then merge equal neighbours
-        cells: list[Style | None] = [None] * len(line)
-        for x0, x1, st in self._rows.get(row, ()):
-            for x in range(x0, min(x1, len(line))):
-                cells[x] = st
-        segs: list[Segment] = []
-        start = 0
-        for x in range(1, len(line) + 1):
-            if x == len(line) or cells[x] is not cells[start]:
-                segs.append(Segment(line[start:x], cells[start]))
-                start = x
+        segs = row_segments(line, self._rows.get(row, ()))
         strip = Strip(segs, len(line))
         return strip.apply_style(base).crop_extend(self.hscroll, self.hscroll + width, base)
+
+
+def row_segments(line: str, runs: Iterable[tuple[int, int, Style]]) -> list[Segment]:
+    """One row as segments: later runs win, equal neighbours merged."""
+    cells: list[Style | None] = [None] * len(line)
+    for x0, x1, st in runs:
+        for x in range(x0, min(x1, len(line))):
+            cells[x] = st
+    segs: list[Segment] = []
+    start = 0
+    for x in range(1, len(line) + 1):
+        if x == len(line) or cells[x] is not cells[start]:
+            segs.append(Segment(line[start:x], cells[start]))
+            start = x
+    return segs

@@ -95,12 +95,20 @@ def _dq(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+# Above this many edges, edge labels (virtual nodes for Graphviz) make `dot` take seconds to
+# minutes (342 edges: 38 s labelled, 0.4 s not): the relation is then the colour and a tooltip,
+# and the crossing minimisation is cut short (bench/diagrams.py, docs/diagrams.md).
+LABELLED_EDGES_UPTO = 120
+
+
 def to_dot(d: Diagram) -> str:
     """Graphviz input: plain boxes (polygons in the SVG, so their geometry is checkable)."""
     ids = _ids(d)
+    big = len(d.edges) > LABELLED_EDGES_UPTO
     out = [
         f"digraph {_dq(d.mach_id)} {{",
-        "  rankdir=LR; nodesep=0.3; ranksep=0.6;",
+        "  rankdir=LR; nodesep=0.3; ranksep=0.6;"
+        + (" mclimit=0.1; nslimit=2; nslimit1=2;" if big else ""),
         '  node [shape=box, style=filled, fontname="Helvetica", fontsize=11];',
         '  edge [fontname="Helvetica", fontsize=9];',
     ]
@@ -118,8 +126,9 @@ def to_dot(d: Diagram) -> str:
     steps = d.overlay.edges if d.overlay else frozenset()
     for e in d.edges:
         pen = 3 if e in steps else 1
+        label = "tooltip" if big else "label"
         out.append(
-            f'  {ids[e.src]} -> {ids[e.dst]} [label="{e.rel}", color="{_EDGE[e.rel]}", '
+            f'  {ids[e.src]} -> {ids[e.dst]} [{label}="{e.rel}", color="{_EDGE[e.rel]}", '
             f"penwidth={pen}];"
         )
     out.append("}")
