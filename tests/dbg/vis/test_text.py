@@ -66,6 +66,12 @@ def test_overlay_matches_steps(session: Session, fmt: str) -> None:
             assert got.with_class("called") == {names[k] for k in tx.called}
             assert got.with_class("added") == {names[k] for k in info.added}
             assert got.with_class("removed") == {names[k] for k in info.removed}
+            canceled = {
+                names[s.from_idx if s.from_idx >= 0 else s.to_idx]
+                for s in tx.steps
+                if s.type & 64 and max(s.from_idx, s.to_idx) >= 0
+            }
+            assert got.with_class("canceled") == canceled
             rel = {0: "after", 1: "add", 2: "require", 3: "remove"}
             steps = {
                 (names[s.from_idx], names[s.to_idx], rel[s.rel_type])
