@@ -58,6 +58,7 @@ class Config:
     filter_queued: bool = False
     # output files in --dir (all off by default: running am-dbg never litters the cwd)
     output_clients: bool = False
+    output_diagrams: bool = False
     output_log: bool = False
     output_tx: bool = False
     # view
@@ -135,6 +136,7 @@ _BOOLS: tuple[tuple[str, bool, str], ...] = (
     ("filter-rpc-machs", False, "hide RPC / relay machines"),
     ("filter-queued", False, "hide queued-mutation messages"),
     ("output-clients", False, "write clients.txt into --dir"),
+    ("output-diagrams", False, "write diagram-{machine,state,tx}.mmd into --dir"),
     ("output-log", False, "write log.md into --dir"),
     ("output-tx", False, "write tx.md (the current transition) into --dir"),
     ("view-expand-links", True, "expand link nodes in the reader"),

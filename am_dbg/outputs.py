@@ -5,7 +5,10 @@
 - `log.md` (`--output-log`): the log around the cursor as the log pane shows it (the filtered
   transitions, entries up to the log level), markup stripped;
 - `clients.txt` (`--output-clients`): the client list labels, `  #tag` lines per machine, a blank
-  line between top-level machines.
+  line between top-level machines;
+- `diagram-machine.mmd`, `diagram-state.mmd`, `diagram-tx.mmd` (`--output-diagrams`): Mermaid of
+  the selected machine at the cursor, of the selected state's neighbours, and of only what the
+  transition touched (docs/diagrams.md), at most every `DIAGRAM_EVERY` seconds.
 
 Every flag defaults off (design.md §4), so running or testing am-dbg never litters the directory.
 Files are written atomically (temporary file renamed into place) and only when their text changed;
@@ -24,9 +27,18 @@ from am_dbg.model.cursor import Visible
 from am_dbg.model.history import MachineHistory
 from am_dbg.ui.format import step_text
 
-__all__ = ["LOG_WINDOW", "Outputs", "clients_text", "log_text", "tx_text"]
+__all__ = [
+    "DIAGRAM_EVERY",
+    "LOG_WINDOW",
+    "Outputs",
+    "clients_text",
+    "diagram_texts",
+    "log_text",
+    "tx_text",
+]
 
 LOG_WINDOW = 200  # visible transitions written to log.md on each side of the cursor
+DIAGRAM_EVERY = 0.25  # seconds between diagram rewrites while the cursor moves
 _TYPES = {0: "add", 1: "remove", 2: "set", 3: "eval"}
 
 
@@ -59,6 +71,19 @@ def log_text(hist: MachineHistory, vis: Visible, cursor_tx: int, level: int) -> 
     return "\n".join(out) + ("\n" if out else "")
 
 
+def diagram_texts(hist: MachineHistory, i: int | None, state: str) -> dict[str, str]:
+    """The diagram files for transition `i` (0-based, None: the schema) and the selected state."""
+    from am_dbg.model.diagram import machine_diagram
+    from am_dbg.vis.text import to_mermaid
+
+    out = {"diagram-machine.mmd": to_mermaid(machine_diagram(hist, i))}
+    if state in hist.state_names:
+        out["diagram-state.mmd"] = to_mermaid(machine_diagram(hist, i, state=state, distance=1))
+    if i is not None:
+        out["diagram-tx.mmd"] = to_mermaid(machine_diagram(hist, i, touched_only=True))
+    return out
+
+
 def clients_text(rows: Sequence[tuple[str, int, str]], tags: dict[str, tuple[str, ...]]) -> str:
     """`rows`: (machine id, depth, plain label) in list order."""
     out: list[str] = []
@@ -78,11 +103,12 @@ class Outputs:
         self.tx = cfg.output_tx
         self.log = cfg.output_log
         self.clients = cfg.output_clients
+        self.diagrams = cfg.output_diagrams
         self._last: dict[str, str] = {}
 
     @property
     def any(self) -> bool:
-        return self.tx or self.log or self.clients
+        return self.tx or self.log or self.clients or self.diagrams
 
     def write(self, name: str, text: str) -> str | None:
         """Write `<dir>/<name>` if `text` changed; returns an error line, or None."""

@@ -862,6 +862,9 @@ class DbgApp(App[int]):
     def action_toggle_theme(self) -> None:
         self.part2.toggle_theme()
 
+    def action_toggle_diagram(self) -> None:
+        self.part2.toggle_diagram()
+
     def action_toggle_matrix(self) -> None:
         self.part2.toggle_matrix()
 

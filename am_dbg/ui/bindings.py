@@ -52,6 +52,7 @@ BINDINGS: tuple[KeySpec, ...] = (
     KeySpec("f3,alt+r", "toggle_rain", "rain view", group="panes"),
     KeySpec("f4,alt+o", "toggle_reader", "log reader", group="panes"),
     KeySpec("f6,alt+w", "toggle_wrap", "wrap log lines", group="panes"),
+    KeySpec("f7,alt+g", "toggle_diagram", "diagram view", group="panes"),
     KeySpec("ctrl+g", "goto_url", "go to address", group="panes", priority=True),
     KeySpec("alt+c", "copy_url", "copy address", group="panes"),
     KeySpec("ctrl+v", "paste_url", "paste address", group="panes", priority=True),

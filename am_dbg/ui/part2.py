@@ -10,6 +10,7 @@ export and theme changes are mutations of `DbgStates` like every other input (sp
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +20,9 @@ from am_core import Event
 from am_dbg.model.addr_history import full_url, group_named, resolve
 from am_dbg.model.reader import Reader
 from am_dbg.model.urls import MachUrl, UrlError
-from am_dbg.outputs import Outputs, clients_text, log_text, tx_text
+from am_dbg.outputs import DIAGRAM_EVERY, Outputs, clients_text, diagram_texts, log_text, tx_text
 from am_dbg.states import DbgStates as S
+from am_dbg.ui.diagram_view import DiagramView
 from am_dbg.ui.export_dialog import ExportDialog, export_path
 from am_dbg.ui.group_bar import GroupBar
 from am_dbg.ui.matrix import MatrixView
@@ -64,6 +66,8 @@ class Part2:
         app.mach.set_groups(*S.groups())  # the schema's groups, for whoever debugs this debugger
         self.rain = RainView(p, test_mode=cfg.test_mode, id="rain")
         self.matrix = MatrixView(p, id="matrix")
+        self.diagram = DiagramView(p, id="diagram")
+        self.diagram_on = False  # the diagram pane replaces the log / matrix / rain panes
         self.reader_view = ReaderView(p, expand_links=cfg.view_expand_links, id="reader")
         self.group_bar = GroupBar(p, id="groups")
         self.reader = Reader(app.session)
@@ -71,11 +75,14 @@ class Part2:
         self.tracer: Any = None
         self.last_export = ""  # the result line of the last export (tests, the status notify)
         self.output_error = ""
+        self._diagrams_at = 0.0
+        self._diagrams_timer: Any = None
 
     # composition and layout -------------------------------------------------------------------------
 
     def widgets(self) -> Iterator[Widget]:
         yield self.matrix
+        yield self.diagram
         yield self.rain
         yield self.reader_view
 
@@ -116,6 +123,11 @@ class Part2:
         app.log_view.styles.width = f"{log_w}fr"
         self.reader_view.styles.width = f"{max(reader_w, 1)}fr"
         self.matrix.styles.width = self.rain.styles.width = f"{other_w}fr"
+        self.diagram.display = self.diagram_on
+        if self.diagram_on:
+            app.log_view.display = self.reader_view.display = False
+            self.matrix.display = self.rain.display = False
+            self.diagram.styles.width = "4fr"
 
     # redraw -----------------------------------------------------------------------------------------
 
@@ -138,6 +150,8 @@ class Part2:
                 self.matrix.update_view(hist, nxt, v.state_name, grp, steps)
             else:
                 self.matrix.update_view(hist, i, v.state_name, grp)
+        if self.diagram.display:
+            self.diagram.update_view(hist, i)
         if self.reader_view.display:
             secs = self.reader.sections(hist.id, i) if hist is not None and i is not None else []
             self.reader_view.update_view(secs, v.state_name)
@@ -186,10 +200,36 @@ class Part2:
             ]
             tags = {mid: h.tags for mid, h in app.session.machines.items()}
             errors.append(o.write("clients.txt", clients_text(rows, tags)))
+        if o.diagrams:
+            errors.append(self._write_diagrams())
         err = next((e for e in errors if e), "")
         if err and err != self.output_error:
             app.notify(err, severity="error")
         self.output_error = err
+
+    def _write_diagrams(self) -> str | None:
+        """Throttled: at most every DIAGRAM_EVERY s; a timer writes the moment the cursor stops on."""
+        now = time.monotonic()
+        wait = self._diagrams_at + DIAGRAM_EVERY - now
+        if wait > 0:
+            if self._diagrams_timer is None:
+                self._diagrams_timer = self.app.set_timer(wait, self._diagrams_due)
+            return None
+        self._diagrams_at = now
+        v = self.app.viewer
+        hist, cur = v.history, v.cursor
+        if hist is None:
+            return None
+        i = cur.tx - 1 if 0 < cur.tx <= len(hist) else None
+        errors = [self.outputs.write(k, t) for k, t in diagram_texts(hist, i, v.state_name).items()]
+        return next((e for e in errors if e), None)
+
+    def _diagrams_due(self) -> None:
+        self._diagrams_timer = None
+        err = self._write_diagrams()
+        if err and err != self.output_error:
+            self.app.notify(err, severity="error")
+            self.output_error = err
 
     # views ------------------------------------------------------------------------------------------
 
@@ -220,6 +260,12 @@ class Part2:
                 self.set_view("tree-log")
         self.app.apply_layout()
         self.app.redraw(full=True)
+
+    def toggle_diagram(self) -> None:
+        """Show / hide the relation diagram of the selected machine (docs/diagrams.md)."""
+        self.diagram_on = not self.diagram_on
+        self.apply_layout()
+        self.redraw()
 
     def toggle_matrix(self) -> None:
         self.set_view("tree-log" if "matrix" in self.view else "tree-matrix")
