@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from am_dbg.errors import DbgError
 from am_rpc.dbg.addr import split_addr
 
 __all__ = ["DEFAULT_ADDR", "VIEWS", "Config", "ConfigError", "build_parser", "parse_args"]
@@ -20,7 +21,7 @@ DEFAULT_ADDR = "localhost:6831"
 VIEWS = ("tree-log", "tree-matrix", "matrix")
 
 
-class ConfigError(ValueError):
+class ConfigError(DbgError, ValueError):
     """A command line value cannot be used; the message says which flag and why."""
 
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
+from am_dbg.errors import DbgError
+
 __all__ = ["HISTORY_CAP", "AddressHistory", "MachUrl", "UrlError", "normalise_group"]
 
 HISTORY_CAP = 100
 _SCHEME = "mach://"
 
 
-class UrlError(ValueError):
+class UrlError(DbgError, ValueError):
     """Text that is not a `mach://` address; the message says which part is wrong."""
 
 

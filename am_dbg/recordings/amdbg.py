@@ -35,6 +35,7 @@ from typing import Any, BinaryIO
 import msgpack
 
 from am_dbg import __version__
+from am_dbg.errors import DbgError
 from am_dbg.model.derive import check_tx, unpack_tx
 from am_dbg.model.packed import PackedTxs
 from am_dbg.model.wire import decode_one
@@ -424,7 +425,7 @@ def read_amdbg(path: str | PathLike[str], data: bytes | None = None) -> AmdbgRea
     )
 
 
-class _ChunkDamageError(Exception):
+class _ChunkDamageError(DbgError):
     """A chunk whose frame and checksum hold, but whose content cannot be read."""
 
 

@@ -19,6 +19,7 @@ import functools
 import logging
 from collections.abc import Callable
 
+from am_dbg.errors import DbgError
 from am_rpc.codec import encode_frame, encode_preamble, pack
 from am_rpc.dbg.addr import split_addr
 from am_rpc.dbg.frames import KIND_DISC, KIND_SCHEMA, KIND_TXS, MAGIC
@@ -32,7 +33,7 @@ _MAX_BUFFER = 64 * 1024 * 1024
 _BACKOFF_MIN, _BACKOFF_MAX = 0.05, 2.0
 
 
-class ForwardError(OSError):
+class ForwardError(DbgError, OSError):
     """A forward target cannot be reached at startup."""
 
 

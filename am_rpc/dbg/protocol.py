@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
 
+from am_rpc.errors import RpcError
+
 __all__ = [
     "PROTOCOL_VERSION",
     "LogEntry",
@@ -35,8 +37,8 @@ _SELF = 2
 _ENTER = 4
 
 
-class MessageError(ValueError):
-    """A telemetry message is malformed (wrong type or missing required key)."""
+class MessageError(RpcError, ValueError):
+    """A telemetry message is malformed (wrong type or missing required key); also a `ValueError`."""
 
 
 def _req(d: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str) -> Any:
