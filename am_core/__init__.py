@@ -1,5 +1,6 @@
 """am_core: relational state machines (a Python port of asyncmachine-go's pkg/machine)."""
 
+from .api import MachineApi
 from .clock import (
     Clock,
     Time,
@@ -109,6 +110,7 @@ __all__ = [
     "LogEntry",
     "LogLevel",
     "Machine",
+    "MachineApi",
     "MutSource",
     "Mutation",
     "MutationType",
