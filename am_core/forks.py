@@ -1,4 +1,4 @@
-"""Work forked under a context: ``fork`` / ``go`` / ``go_after`` / ``pool_fork`` (design.md §2).
+"""Work forked under a context: ``fork`` / ``go`` / ``go_after`` / ``pool_fork`` (docs/waiting.md).
 
 A coroutine function runs as an asyncio task on the machine's loop and is cancelled as soon as its
 context is done. A plain callable runs in a daemon thread; threads cannot be cancelled, so it should

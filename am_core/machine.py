@@ -94,7 +94,7 @@ def _listify(states: StatesArg) -> list[str]:
 
 
 class Machine(WaitingMixin):
-    """A relational state machine (spec core-semantics.md; API contract: design.md §2).
+    """A relational state machine (docs/api.md; the shared API: `am_core.MachineApi`).
 
     Keyword options are Go's ``Opts`` in snake_case: ``id``, ``ctx`` (parent context: cancelling
     it disposes the machine, or adds ``Disposing`` when defined), ``log_level``, ``tracers``,

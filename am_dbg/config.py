@@ -1,6 +1,6 @@
 """am-dbg's command line, parsed into one immutable `Config` that every part of the debugger reads.
 
-Flags follow the Go am-dbg (`spec/debugger.md` §6.2) with the decisions of `design.md` §4: Go-style
+Flags follow the Go am-dbg, with the decisions listed in docs/architecture.md: Go-style
 booleans that default on also take `--no-<flag>`, `--listen [ADDR]` is an alias of `--listen-addr`,
 `-1` disables the server, and files in `--dir` are only written when their flag asks for them.
 """

@@ -1,4 +1,4 @@
-"""`mach://` addresses and the browser-like address history (spec/debugger.md §5.11).
+"""`mach://` addresses and the browser-like address history (docs/architecture.md).
 
 `MachUrl.parse(text)` / `str(url)` round-trip: `mach://<machine>[/<tx>[/<step>]][?params]` with the
 params printed sorted (`group`, `ht`, `q`, `state`, `t`). `AddressHistory` is newest-first with a cursor

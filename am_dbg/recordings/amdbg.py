@@ -1,4 +1,4 @@
-"""The `.amdbg` recording format (design.md §4; byte layout in docs/protocol.md).
+"""The `.amdbg` recording format (byte layout in docs/protocol.md, "Recordings").
 
     magic  b"AMDBG\\0"   u16be version (1)
     chunk* u32be length | u32be crc32(payload) | payload = zlib(msgpack array of records)

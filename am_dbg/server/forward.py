@@ -1,4 +1,4 @@
-"""`--fwd-data`: pass everything received on to other am-dbg instances (spec/debugger.md §3.6).
+"""`--fwd-data`: pass everything received on to other am-dbg instances (docs/architecture.md).
 
 Each schema and tx frame goes to every target with its *original* connection id, so a target
 groups and validates per connection exactly as this instance does; chains work because a target
