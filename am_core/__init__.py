@@ -1,5 +1,6 @@
 """am_core: relational state machines (a Python port of asyncmachine-go's pkg/machine)."""
 
+from .api import MachineApi
 from .clock import (
     Clock,
     Time,
@@ -124,6 +125,7 @@ __all__ = [
     "LoopError",
     "Machine",
     "MutRequest",
+    "MachineApi",
     "MutSource",
     "Mutation",
     "MutationType",

@@ -1,6 +1,6 @@
 """``async def`` final handlers: run as asyncio tasks on the machine's loop (docs/api.md, "Async handlers").
 
-A transition stays synchronous (design.md §2): when it reaches an async ``FooState`` / ``FooEnd`` /
+A transition stays synchronous (docs/waiting.md): when it reaches an async ``FooState`` / ``FooEnd`` /
 ``AnyState``, the handler's coroutine is started as a task and the transition goes on. A ``FooState``
 task runs under ``Foo``'s state context (``e.ctx``) and is cancelled when that context ends (Foo
 deactivated, re-activated if multi, or the machine disposed); ``FooEnd`` and ``AnyState`` tasks run

@@ -4,6 +4,9 @@ Where the Go reference returns an ``error``, am_core raises a subclass of :class
 message is the reference's text (``str(err)`` starts with the sentinel text, e.g. ``"missing states: ..."``).
 Mutations themselves never raise for relation or handler outcomes; they return a :class:`Result`.
 
+Every error class am_core defines is in this tree (``tests/core/test_core_errors.py`` checks it);
+the ones defined outside this module are importable from ``am_core`` and from where they live.
+
 Tree::
 
     AmError
@@ -21,7 +24,14 @@ Tree::
     ├── AmTimeoutError        "timeout"
     ├── DisposedError         "machine disposed"
     ├── NotBoundError         "handlers not bound" / "tracer not bound"
-    └── ImportMismatchError   "import ID mismatch" / state count mismatch
+    ├── ImportMismatchError   "import ID mismatch" / state count mismatch
+    ├── AsyncHandlerError     an ``async def`` negotiation handler (also a ``TypeError``)
+    ├── CtxCanceledError      "context canceled" (am_core.ctx; a stale state context)
+    │   └── CtxDeadlineError  "context deadline exceeded" (a context's timeout passed)
+    ├── ExceptionStateError   "Exception: <err>" (am_core.helpers, ``wait_for_err_*``)
+    ├── HistoryError          "history: ..." (am_core.history, bad time or query)
+    └── NoLoopError           a coroutine forked / async handler bound without an asyncio loop
+                              (am_core.forks; also a ``RuntimeError``)
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Work forked under a context: ``fork`` / ``go`` / ``go_after`` / ``pool_fork`` (design.md §2).
+"""Work forked under a context: ``fork`` / ``go`` / ``go_after`` / ``pool_fork`` (docs/waiting.md).
 
 A coroutine function runs as an asyncio task on the machine's loop and is cancelled as soon as its
 context is done. A plain callable runs in a daemon thread; threads cannot be cancelled, so it should
@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from .ctx import Ctx
+from .errors import AmError
 
 if TYPE_CHECKING:
     from .event import Event
@@ -29,8 +30,14 @@ DEFAULT_POOL_LIMIT = 10
 ForkFn = Callable[..., Any]
 
 
-class NoLoopError(RuntimeError):
-    """A coroutine function was forked but the machine has no asyncio loop to run it on."""
+class NoLoopError(AmError, RuntimeError):
+    """A coroutine function was forked (or an async handler bound) but the machine has no asyncio
+    loop to run it on. Still a `RuntimeError`, as before it joined the `AmError` tree."""
+
+    sentinel = "no asyncio loop"
+
+    def __init__(self, detail: str = "", *, raw: bool = True) -> None:
+        super().__init__(detail, raw=raw)
 
 
 def _wants_ctx(fn: ForkFn) -> bool:

@@ -95,7 +95,7 @@ def _listify(states: StatesArg) -> list[str]:
 
 
 class Machine(WaitingMixin):
-    """A relational state machine (spec core-semantics.md; API contract: design.md §2).
+    """A relational state machine (docs/api.md; the shared API: `am_core.MachineApi`).
 
     Keyword options are Go's ``Opts`` in snake_case: ``id``, ``ctx`` (parent context: cancelling
     it disposes the machine, or adds ``Disposing`` when defined), ``log_level``, ``tracers``,
@@ -228,24 +228,30 @@ class Machine(WaitingMixin):
 
     @property
     def id(self) -> str:
+        """The machine's ID."""
         return self._id
 
     @property
     def parent_id(self) -> str:
+        """The parent machine's ID ("" for none)."""
         return self._parent_id
 
     @property
     def tags(self) -> list[str]:
+        """The machine's tags (a copy)."""
         return list(self._tags)
 
     def set_tags(self, tags: Sequence[str]) -> None:
+        """Replace the machine's tags."""
         self._tags = list(dict.fromkeys(tags))
 
     @property
     def states_verified(self) -> bool:
+        """True once the state index order is fixed (:meth:`verify_states`)."""
         return self.states_verified_
 
     def is_local(self) -> bool:
+        """True: this machine runs in this process (a NetMachine returns False)."""
         return True
 
     def context(self) -> Ctx:
@@ -253,6 +259,7 @@ class Machine(WaitingMixin):
         return self._ctx
 
     def context_parent(self) -> Ctx | None:
+        """The parent context given to the constructor (its end disposes the machine), if any."""
         return self._parent_ctx
 
     # ------------------------------------------------------------------ internals
@@ -697,6 +704,7 @@ class Machine(WaitingMixin):
         return self.add(lst, args)
 
     def toggle1(self, state: str, args: ArgsIn = None) -> Result:
+        """:meth:`toggle` for a single state."""
         if self._disposing:
             return CANCELED
         if state in self._active_set:
@@ -752,21 +760,25 @@ class Machine(WaitingMixin):
     def ev_add1(
         self, event: Event | None, state: str, args: dict[str, Any] | None = None
     ) -> Result:
+        """:meth:`ev_add` for a single state."""
         return self.ev_add(event, state, args)
 
     def ev_remove(
         self, event: Event | None, states: StatesArg, args: dict[str, Any] | None = None
     ) -> Result:
+        """``remove`` recording the source transition of ``event``."""
         return self._ev_run(_REMOVE, event, states, args)
 
     def ev_remove1(
         self, event: Event | None, state: str, args: dict[str, Any] | None = None
     ) -> Result:
+        """:meth:`ev_remove` for a single state."""
         return self.ev_remove(event, state, args)
 
     def ev_toggle(
         self, event: Event | None, states: StatesArg, args: dict[str, Any] | None = None
     ) -> Result:
+        """``toggle`` recording the source transition of ``event``."""
         if self._disposing:
             return CANCELED
         lst = _listify(states)
@@ -777,6 +789,7 @@ class Machine(WaitingMixin):
     def ev_toggle1(
         self, event: Event | None, state: str, args: dict[str, Any] | None = None
     ) -> Result:
+        """:meth:`ev_toggle` for a single state."""
         return self.ev_toggle(event, [state], args)
 
     def add_err(self, err: BaseException | None, args: dict[str, Any] | None = None) -> Result:
@@ -792,6 +805,7 @@ class Machine(WaitingMixin):
     def ev_add_err(
         self, event: Event | None, err: BaseException | None, args: dict[str, Any] | None = None
     ) -> Result:
+        """:meth:`add_err` recording the source transition of ``event``."""
         return self._add_err_state(event, EXCEPTION, err, args)
 
     def ev_add_err_state(
@@ -801,6 +815,7 @@ class Machine(WaitingMixin):
         err: BaseException | None,
         args: dict[str, Any] | None = None,
     ) -> Result:
+        """:meth:`add_err_state` recording the source transition of ``event``."""
         return self._add_err_state(event, state, err, args)
 
     def _add_err_state(
@@ -836,6 +851,7 @@ class Machine(WaitingMixin):
         return self.add_err(err, args)
 
     def panic_to_err_state(self, state: str, args: dict[str, Any] | None = None) -> Result:
+        """Inside an ``except`` block: ``add_err_state`` the active exception."""
         err = sys.exc_info()[1]
         if err is None:
             return CANCELED
@@ -856,12 +872,15 @@ class Machine(WaitingMixin):
         return self._check(_ADD, states, args)
 
     def can_add1(self, state: str, args: ArgsIn = None) -> Result:
+        """:meth:`can_add` for a single state."""
         return self._check(_ADD, state, args)
 
     def can_remove(self, states: StatesArg, args: ArgsIn = None) -> Result:
+        """Dry-run a remove: relations and negotiation handlers, nothing applied."""
         return self._check(_REMOVE, states, args)
 
     def can_remove1(self, state: str, args: ArgsIn = None) -> Result:
+        """:meth:`can_remove` for a single state."""
         return self._check(_REMOVE, state, None)  # [quirk] args dropped
 
     def prepend_mut(self, mut: Mutation) -> Result:
@@ -911,6 +930,7 @@ class Machine(WaitingMixin):
         return all(s in active for s in _listify(states))
 
     def is1(self, state: str) -> bool:
+        """:meth:`is_` for a single state."""
         return state in self._active_set and not self._disposed
 
     def not_(self, states: StatesArg) -> bool:
@@ -920,6 +940,7 @@ class Machine(WaitingMixin):
         return not any(s in active for s in lst)
 
     def not1(self, state: str) -> bool:
+        """:meth:`not_` for a single state."""
         return self.not_([state])
 
     def any(self, *groups: StatesArg) -> bool:
@@ -927,12 +948,15 @@ class Machine(WaitingMixin):
         return any(self.is_(g) for g in groups)
 
     def any1(self, *states: str) -> bool:
+        """True when any of ``states`` is active."""
         return any(self.is1(s) for s in states)
 
     def has(self, states: StatesArg) -> bool:
+        """True when every one of ``states`` is in the schema."""
         return all(s in self._schema for s in _listify(states))
 
     def has1(self, state: str) -> bool:
+        """:meth:`has` for a single state."""
         return state in self._schema
 
     def switch(self, *groups: StatesArg) -> str:
@@ -944,6 +968,7 @@ class Machine(WaitingMixin):
         return ""
 
     def active_states(self, states: StatesArg | None = None) -> list[str]:
+        """The active states (only those of ``states``, when given); empty once disposed."""
         if self._disposed:
             return []
         if states is None:
@@ -952,13 +977,16 @@ class Machine(WaitingMixin):
         return [s for s in self._active if s in want]
 
     def state_names(self) -> list[str]:
+        """Every state's name in index order."""
         return list(self._names)
 
     def index(self, states: StatesArg) -> list[int]:
+        """The indexes of ``states`` (-1 for an unknown one)."""
         idx = self._idx
         return [idx.get(s, -1) for s in _listify(states)]
 
     def index1(self, state: str) -> int:
+        """:meth:`index` for a single state (-1 when unknown or disposed)."""
         if self._disposed:
             return -1
         return self._idx.get(state, -1)
@@ -970,12 +998,14 @@ class Machine(WaitingMixin):
     # ------------------------------------------------------------------ clocks
 
     def tick(self, state: str) -> int:
+        """``state``'s tick (odd: active, even: inactive; 0 when unknown or disposed)."""
         if self._disposed:
             return 0
         i = self._idx.get(state)
         return 0 if i is None else self._ticks[i]
 
     def time(self, states: StatesArg | None = None) -> Time:
+        """The ticks in index order (of ``states``, when given; 0 for an unknown one)."""
         if self._disposed:
             return Time()  # Go: nil after disposal
         if states is None:
@@ -984,40 +1014,49 @@ class Machine(WaitingMixin):
         return Time(ticks[idx[s]] if s in idx else 0 for s in _listify(states))
 
     def clock(self, states: StatesArg | None = None) -> Clock:
+        """State name -> tick (of ``states``, when given); empty once disposed."""
         if self._disposed:
             return Clock()
         names = self._names if states is None else _listify(states)
         return Clock((s, self.tick(s)) for s in names)
 
     def is_time(self, t: Sequence[int], states: StatesArg | None = None) -> bool:
+        """True when the ticks of ``states`` (default: all) equal ``t``."""
         cur = self.time(states)
         return len(cur) == len(t) and all(a == b for a, b in zip(cur, t, strict=True))
 
     def was_time(self, t: Sequence[int], states: StatesArg | None = None) -> bool:
+        """True when every tick of ``states`` (default: all) is at least ``t``'s."""
         cur = self.time(states)
         return all(a >= b for a, b in zip(cur, t, strict=False))
 
     def is_clock(self, clock: dict[str, int]) -> bool:
+        """True when every state in ``clock`` has exactly that tick now."""
         return all(self.tick(s) == v for s, v in clock.items())
 
     def was_clock(self, clock: dict[str, int]) -> bool:
+        """True when every state in ``clock`` has at least that tick now."""
         return all(self.tick(s) >= v for s, v in clock.items())
 
     def queue_tick(self) -> int:
+        """The queue's tick: how many mutations were queued so far."""
         return self._queue_tick
 
     def machine_tick(self) -> int:
+        """How many times this machine's state was imported (:meth:`import_` adds one)."""
         return self._machine_tick
 
     # ------------------------------------------------------------------ queue inspection
 
     def queue(self) -> list[Mutation]:
+        """A copy of the queued mutations (empty once disposed)."""
         if self._disposed:
             return []
         with self._lock:
             return list(self._queue)
 
     def queue_len(self) -> int:
+        """How many mutations are queued."""
         return len(self._queue)
 
     def transition(self) -> Transition | None:
@@ -1064,6 +1103,7 @@ class Machine(WaitingMixin):
         strict_equal: bool = False,
         min_queue_tick: int = 0,
     ) -> bool:
+        """True when more than ``threshold`` queued mutations of ``mut_type`` match ``states``."""
         want = _listify(states)
         n = 0
         for m in self.queue():
@@ -1082,18 +1122,23 @@ class Machine(WaitingMixin):
         return False
 
     def will_be(self, states: StatesArg) -> bool:
+        """True when an add of all ``states`` is queued."""
         return self.is_queued(_ADD, states)[0]
 
     def will_be1(self, state: str) -> bool:
+        """:meth:`will_be` for a single state."""
         return self.will_be([state])
 
     def will_be_removed(self, states: StatesArg) -> bool:
+        """True when a removal of all ``states`` is queued."""
         return self.is_queued(_REMOVE, states)[0]
 
     def will_be_removed1(self, state: str) -> bool:
+        """:meth:`will_be_removed` for a single state."""
         return self.will_be_removed([state])
 
     def will_be_any(self, states: StatesArg) -> bool:
+        """True when an add of any of ``states`` is queued."""
         return any(self.will_be1(s) for s in _listify(states))
 
     # ------------------------------------------------------------------ errors
@@ -1103,6 +1148,7 @@ class Machine(WaitingMixin):
         return self._err
 
     def is_err(self) -> bool:
+        """True while ``Exception`` is active."""
         return self.is1(EXCEPTION)
 
     def err_internal(self) -> list[BaseException]:
@@ -1110,9 +1156,11 @@ class Machine(WaitingMixin):
         return list(self._err_internal)
 
     def on_error(self, fn: Callable[[Machine, BaseException], None] | None) -> None:
+        """Set (or clear with None) a callback ``fn(mach, err)`` called by every ``add_err``."""
         self._on_error = fn
 
     def on_change(self, fn: Callable[[Machine, Time, Time], None] | None) -> None:
+        """Set (or clear with None) a callback ``fn(mach, time_before, time_after)`` after each transition."""
         self._on_change = fn
 
     # ------------------------------------------------------------------ handlers
@@ -1153,6 +1201,7 @@ class Machine(WaitingMixin):
         return b.id
 
     def handlers_detach(self, binding_id: str) -> None:
+        """Unbind the handlers bound as ``binding_id``; raises `NotBoundError` for an unknown ID."""
         with self._lock:
             for i, b in enumerate(self._bindings):
                 if b.id == binding_id:
@@ -1165,9 +1214,11 @@ class Machine(WaitingMixin):
             self._log(_OPS, f"[handlers] detach {binding_id}")
 
     def handlers(self) -> list[str]:
+        """The IDs of the bound handler bindings, in binding order."""
         return [b.id for b in self._bindings]
 
     def has_handlers(self) -> bool:
+        """True when any handler binding is bound."""
         return bool(self._bindings)
 
     # ------------------------------------------------------------------ tracers
@@ -1187,6 +1238,7 @@ class Machine(WaitingMixin):
         self._hk_queue_end = tuple(hooks["queue_end"])
 
     def tracer_bind(self, tracer: Any) -> str:
+        """Attach a tracer (its hooks run on transitions); returns its ID."""
         tid_fn = getattr(tracer, "tracer_id", None)
         tid = tid_fn() if callable(tid_fn) else type(tracer).__name__
         with self._lock:
@@ -1209,17 +1261,21 @@ class Machine(WaitingMixin):
         raise NotBoundError("tracer")
 
     def tracers(self) -> list[Any]:
+        """The attached tracers, in attach order."""
         return list(self._tracers)
 
     # ------------------------------------------------------------------ logging
 
     def semlogger(self) -> SemLogger:
+        """The semantic logger (what to log, and where)."""
         return self._semlog
 
     def log_level(self) -> LogLevel:
+        """The current log level."""
         return LogLevel(self._log_level)
 
     def set_log_level(self, level: int) -> None:
+        """Change the log level."""
         self._set_log_level(int(level))
 
     def log(self, msg: str, *args: Any) -> None:
@@ -1236,15 +1292,18 @@ class Machine(WaitingMixin):
         return {n: st.copy() for n, st in self._schema.items()}
 
     def state(self, name: str) -> State:
+        """A copy of ``name``'s definition; raises for an unknown name."""
         st = self._schema.get(name)
         if st is None:
             raise self._state_err([name])
         return st.copy()
 
     def schema_ver(self) -> int:
+        """The schema's version: the number of states (grows with :meth:`set_schema`)."""
         return len(self._names)
 
     def resolver(self) -> Any:
+        """The relation resolver (the default or the one given to the constructor)."""
         return self._resolver
 
     def verify_states(self, names: Sequence[str]) -> None:
@@ -1308,15 +1367,19 @@ class Machine(WaitingMixin):
         self._groups_order = list(order) if order is not None else list(groups)
 
     def groups(self) -> tuple[dict[str, list[int]], list[str]]:
+        """State groups (name -> state indexes) and their order, for the debugger."""
         return {k: list(v) for k, v in self._groups.items()}, list(self._groups_order)
 
     def relations_of(self, state: str) -> list[Relation]:
+        """The relations ``state`` has to other states."""
         return list(self._resolver.relations_of(state))
 
     def relations_between(self, a: str, b: str) -> list[Relation]:
+        """The relations that ``a`` has with ``b``."""
         return list(self._resolver.relations_between(a, b))
 
     def inbound_relations_of(self, state: str) -> list[str]:
+        """The states whose relations point at ``state``."""
         return list(self._resolver.inbound_relations_of(state))
 
     # ------------------------------------------------------------------ strings
@@ -1324,6 +1387,7 @@ class Machine(WaitingMixin):
     # ------------------------------------------------------------------ export / import
 
     def export(self) -> tuple[Serialized, Schema]:
+        """Clocks, order and queue tick for :meth:`import_`, plus the schema (states must be verified)."""
         if not self.states_verified_:
             raise SchemaError("states not verified")
         return (
@@ -1375,6 +1439,7 @@ class Machine(WaitingMixin):
         self._breakpoints.append(_Breakpoint(list(added or ()), list(removed or ()), strict))
 
     def add_breakpoint1(self, added: str, removed: str, strict: bool = False) -> None:
+        """:meth:`add_breakpoint` for a single added and/or removed state ("" for none)."""
         self.add_breakpoint([added] if added else [], [removed] if removed else [], strict)
 
     def _check_breakpoints(self, mut: Mutation) -> None:
@@ -1401,9 +1466,11 @@ class Machine(WaitingMixin):
     # ------------------------------------------------------------------ disposal
 
     def on_dispose(self, fn: Callable[[str, Ctx], None]) -> None:
+        """Register ``fn(machine_id, ctx)``, called during disposal."""
         self._on_dispose.append(fn)
 
     def is_disposed(self) -> bool:
+        """True once disposal finished its first step (the queue drained or was dropped)."""
         return self._disposed
 
     def _on_parent_ctx_done(self) -> None:
@@ -1483,6 +1550,7 @@ class Machine(WaitingMixin):
         return string_all(self._names, self._ticks, self._active_set)
 
     def inspect(self, states: StatesArg | None = None) -> builtins.str:
+        """Every known state (or ``states``) with its tick and relations, one per line."""
         names = self._names if states is None else _listify(states)
         known = [n for n in names if n in self._schema]
         return inspect_states(known, self._active_set, self.tick, self._schema)

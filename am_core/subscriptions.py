@@ -510,6 +510,7 @@ class WaitingMixin(ForksMixin):
         return self._subs.when([states] if isinstance(states, str) else states, ctx, False)
 
     def when1(self, state: str, ctx: Ctx | None = None) -> Waiter:
+        """:meth:`when` for a single state."""
         return self._subs.when([state], ctx, False)
 
     def when_not(self, states: str | Sequence[str], ctx: Ctx | None = None) -> Waiter:
@@ -517,6 +518,7 @@ class WaitingMixin(ForksMixin):
         return self._subs.when([states] if isinstance(states, str) else states, ctx, True)
 
     def when_not1(self, state: str, ctx: Ctx | None = None) -> Waiter:
+        """:meth:`when_not` for a single state."""
         return self._subs.when([state], ctx, True)
 
     def when_err(self, ctx: Ctx | None = None) -> Waiter:
@@ -530,6 +532,7 @@ class WaitingMixin(ForksMixin):
         return self._subs.when_time(states, times, ctx)
 
     def when_time1(self, state: str, tick: int, ctx: Ctx | None = None) -> Waiter:
+        """:meth:`when_time` for a single state."""
         return self._subs.when_time([state], [tick], ctx)
 
     def when_ticks(self, state: str, ticks: int, ctx: Ctx | None = None) -> Waiter:

@@ -85,7 +85,7 @@ def port_in_use(addr: str) -> str:
     """The one-line error when another program listens on `addr` ("" when it looks free).
 
     The UI starts its server once the terminal is taken over; a port in use must stop it before
-    (design.md §4: exit 2, or offline with `-i`), like the headless mode does.
+    (docs/architecture.md: exit 2, or offline with `-i`), like the headless mode does.
     """
     if addr.startswith("nats://"):
         return ""  # not a port of ours: NATS is dialled, not bound

@@ -1,6 +1,6 @@
 """am-dbg's command line, parsed into one immutable `Config` that every part of the debugger reads.
 
-Flags follow the Go am-dbg (`spec/debugger.md` §6.2) with the decisions of `design.md` §4: Go-style
+Flags follow the Go am-dbg, with the decisions listed in docs/architecture.md: Go-style
 booleans that default on also take `--no-<flag>`, `--listen [ADDR]` is an alias of `--listen-addr`,
 `-1` disables the server, and files in `--dir` are only written when their flag asks for them.
 """
@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from am_dbg.errors import DbgError
 from am_rpc.dbg.addr import split_addr
 
 __all__ = ["DEFAULT_ADDR", "VIEWS", "Config", "ConfigError", "build_parser", "parse_args"]
@@ -20,7 +21,7 @@ DEFAULT_ADDR = "localhost:6831"
 VIEWS = ("tree-log", "tree-matrix", "matrix")
 
 
-class ConfigError(ValueError):
+class ConfigError(DbgError, ValueError):
     """A command line value cannot be used; the message says which flag and why."""
 
 

@@ -23,13 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from am_dbg.errors import DbgError
+
 __all__ = ["DEMOS", "Demo", "DemoError", "examples_dir", "start_demo"]
 
 DEMOS: tuple[str, ...] = ("worker_pool", "pipeline", "net_client", "ui_input", "process_pool")
 """The example programs the demo starts (file names in `examples/`, without ``.py``)."""
 
 
-class DemoError(RuntimeError):
+class DemoError(DbgError, RuntimeError):
     """The demo cannot start (no examples folder, a missing program); the message says why."""
 
 

@@ -1,4 +1,4 @@
-"""Files am-dbg keeps up to date in `--dir` when their flags ask (spec/debugger.md §6.3).
+"""Files am-dbg keeps up to date in `--dir` when their flags ask (docs/architecture.md).
 
 - `tx.md` (`--output-tx`): the current transition as text: its URL, RFC3339-nano UTC time, a blank
   line, `[<type>] A, B`, then `- <step>` per step (spec §2.3 text export);
@@ -10,7 +10,7 @@
   the selected machine at the cursor, of the selected state's neighbours, and of only what the
   transition touched (docs/diagrams.md), at most every `DIAGRAM_EVERY` seconds.
 
-Every flag defaults off (design.md §4), so running or testing am-dbg never litters the directory.
+Every flag defaults off (docs/architecture.md), so running or testing am-dbg never litters the directory.
 Files are written atomically (temporary file renamed into place) and only when their text changed;
 a failure is returned as one line for the UI to show, never raised into the event loop.
 """

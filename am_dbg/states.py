@@ -1,4 +1,4 @@
-"""The debugger's own schema (spec/debugger.md §7): every input becomes a mutation of these states.
+"""The debugger's own schema (docs/architecture.md): every input becomes a mutation of these states.
 
 Keys, clicks, network batches and timers add states; the handlers in `am_dbg/ui/handlers.py` move the
 cursor and update the widgets. Serialising everything through one machine makes the UI scriptable

@@ -1,8 +1,8 @@
 """`am-dbg -i FILE --print-summary`: what a recording holds, as one JSON object on stdout; and
 the three lines both modes print on exit (`exit_lines`), counted the same way.
 
-The shape is design.md §4's (machines sorted by id; `transitions` excludes queued-mutation
-messages, counted in `queued`, which is null when the file cannot tell). Everything else goes to
+The shape is the one in docs/architecture.md, "Decisions" (machines sorted by id; `transitions`
+excludes queued-mutation messages, counted in `queued`, which is null when the file cannot tell). Everything else goes to
 stderr: warnings about damage (the JSON then describes what was read, exit 0), and the reason when
 the file cannot be read at all (exit 1).
 """
@@ -24,7 +24,7 @@ __all__ = ["exit_lines", "print_summary", "summarize"]
 
 
 def exit_lines(session: Session) -> list[str]:
-    """`Clients: N`, `Transitions: N`, `Memory: Nmb` (spec/debugger.md §6), printed on exit by
+    """`Clients: N`, `Transitions: N`, `Memory: Nmb` (docs/architecture.md), printed on exit by
     the UI and the headless mode. Transitions exclude queued-mutation messages, as
     `--print-summary` counts them; memory is the estimated size of the stored history."""
     txs = sum(len(h) - h.n_queued() for h in session.machines.values())

@@ -1,4 +1,4 @@
-"""Clock sync as pure functions: checksums, diffs, applying diffs, schema hash (spec/rpc.md §3.7, §5).
+"""Clock sync as pure functions: checksums, diffs, applying diffs, schema hash (docs/arpc.md).
 
 aRPC moves clocks, not events. The server diffs a snapshot of the source against the baseline it last
 exported; the client adds the increments to its mirror and checks the 8-bit checksum. Nothing here does

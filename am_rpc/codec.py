@@ -1,4 +1,4 @@
-"""The wire codec shared by aRPC and the am-dbg telemetry protocol (spec/rpc.md §13.2-13.3).
+"""The wire codec shared by aRPC and the am-dbg telemetry protocol (docs/arpc.md).
 
 A connection starts with an 8-byte preamble from each side::
 
@@ -63,7 +63,7 @@ _LENGTH = struct.Struct(">I")
 
 
 class Cap(enum.IntFlag):
-    """Capability bits of the preamble (spec/rpc.md §13.2). Effective caps = AND of both sides."""
+    """Capability bits of the preamble (docs/arpc.md). Effective caps = AND of both sides."""
 
     NONE = 0
     PING = 1 << 0

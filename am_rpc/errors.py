@@ -20,7 +20,18 @@ catches :class:`ProtocolError`, logs ``str(err)`` and closes only that connectio
     ├── CallTimeoutError          a call got no answer within its timeout
     ├── NotConnectedError         no usable connection for a call or payload
     ├── WrongDestinationError     a payload addressed to another client id
-    └── HandshakeError            the handshake failed (access denied, bad hello, schema missing...)
+    ├── HandshakeError            the handshake failed (access denied, bad hello, schema missing...)
+    ├── MessageError              a telemetry message is malformed (am_rpc.dbg.protocol; a ValueError)
+    ├── BadRequestError           a NATS request that cannot be served (am_rpc.nats.json_msgs; a ValueError)
+    ├── NatsRequestError          the remote machine answered a NATS request with an error
+    │                             (am_rpc.nats.expose; a RuntimeError)
+    └── NatsServerError           no ``nats-server`` binary, or it did not start
+                                  (am_rpc.nats.local_server; a RuntimeError)
+
+``RpcError`` is am_rpc's own root, not an ``am_core.AmError``: am_core's errors carry Go sentinel
+texts, am_rpc's carry wire reasons. Every error class am_rpc defines is in this tree
+(``tests/rpc/test_rpc_errors.py`` checks it); the ones defined outside this module keep their
+former base (``ValueError``/``RuntimeError``) too and are imported from where they live.
 """
 
 from __future__ import annotations

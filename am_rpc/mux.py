@@ -1,4 +1,4 @@
-"""Mux: one listener, one :class:`~am_rpc.server.Server` per accepted connection (spec/rpc.md §9.1).
+"""Mux: one listener, one :class:`~am_rpc.server.Server` per accepted connection (docs/arpc.md).
 
 Its machine is ``rm-<name>``; servers are ``rs-<name>-<n>``. A connection that sends garbage, an
 oversize frame or a wrong preamble is closed with a logged reason; the other connections and the
@@ -36,7 +36,7 @@ def check_source(source: Any) -> None:
     if bound and "ErrOnClient" not in source.state_names():
         raise RpcError(
             f"source {source.id} has handlers but no 'ErrOnClient' state; merge "
-            "am_rpc.states.STATE_SOURCE_SCHEMA into its schema (spec/rpc.md §1.1)"
+            "am_rpc.states.STATE_SOURCE_SCHEMA into its schema (docs/arpc.md)"
         )
 
 

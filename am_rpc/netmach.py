@@ -1,4 +1,4 @@
-"""``NetMachine``: a read-mostly mirror of a remote source with the ``Machine`` API (spec/rpc.md §1.4).
+"""``NetMachine``: a read-mostly mirror of a remote source with the ``Machine`` API (docs/arpc.md).
 
 Mutations travel to the source and return its ``Result`` (the response's clock diff is applied before
 the call returns: read-your-writes). Checks, getters and ``when*`` waiters are answered locally from the
@@ -829,7 +829,7 @@ class NetMachine:
 
     def when_args(self, state: str, args: Mapping[str, Any], ctx: Ctx | None = None) -> Waiter:
         """Not implemented over aRPC (args never travel back to clients)."""
-        raise NotImplementedError("when_args is not supported on a NetMachine (spec/rpc.md §4.6)")
+        raise NotImplementedError("when_args is not supported on a NetMachine (docs/arpc.md)")
 
     def when_disposed(self) -> Waiter:
         return self._disposed_waiter

@@ -2,7 +2,7 @@
 
 Both ends use it. The reader dispatches every frame in wire order to a :class:`PeerHandler`; for
 responses the handler sees the body *before* the waiting caller does (and even when the caller gave up
-on a timeout), which is how clock diffs stay in wire order (spec/rpc.md §5.7 O2). Writes are one frame
+on a timeout), which is how clock diffs stay in wire order (docs/arpc.md). Writes are one frame
 per ``transport.write`` and never await, so callers can compute, move a baseline and write atomically.
 """
 

@@ -1,4 +1,4 @@
-"""aRPC messages: envelopes, method and error codes, and typed bodies (spec/rpc.md §13.4-13.6).
+"""aRPC messages: envelopes, method and error codes, and typed bodies (docs/arpc.md).
 
 Every body is a frozen dataclass with ``to_wire()`` (a msgpack-ready map with short keys, defaults
 omitted to keep frames small) and ``from_wire(obj)`` (validates and raises
@@ -27,7 +27,7 @@ class Kind(enum.IntEnum):
 
 
 class Method(enum.IntEnum):
-    """Wire method codes (spec/rpc.md §13.5)."""
+    """Wire method codes (docs/arpc.md)."""
 
     HELLO = 0x01
     HANDSHAKE = 0x02
@@ -47,7 +47,7 @@ class Method(enum.IntEnum):
 
 
 class ErrCode(enum.IntEnum):
-    """Codes of ERROR frames (spec/rpc.md §13.6)."""
+    """Codes of ERROR frames (docs/arpc.md)."""
 
     CANCELED = 1
     INVALID_PARAMS = 2
@@ -502,7 +502,7 @@ class SyncResult:
 
 @dataclass(frozen=True, slots=True)
 class Payload:
-    """Data pushed from the source's handlers to a client (spec/rpc.md §6)."""
+    """Data pushed from the source's handlers to a client (docs/arpc.md)."""
 
     name: str
     data: Any = None

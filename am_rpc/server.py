@@ -1,4 +1,4 @@
-"""aRPC server: exposes a source machine to one connected client (spec/rpc.md §1.2, §3-§6, §7.2).
+"""aRPC server: exposes a source machine to one connected client (docs/arpc.md).
 
 Each connection gets its own ``Server`` (the :class:`~am_rpc.mux.Mux` makes them). The reader never
 awaits request handlers: mutations are submitted, in arrival order, to a one-thread executor, so a

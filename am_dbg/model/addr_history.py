@@ -1,4 +1,4 @@
-"""Addresses of moments, both ways (spec/debugger.md §5.11): the full URL of what is viewed, and the
+"""Addresses of moments, both ways (docs/architecture.md): the full URL of what is viewed, and the
 transition a URL names. The browser-like history itself (≤ 100 entries, back / forward, skipping to
 another machine) is `am_dbg.model.urls.AddressHistory`, kept on the `Viewer`.
 

@@ -1,4 +1,4 @@
-"""Order of the client list (spec/debugger.md §4.3): human sort, children nested under their parent.
+"""Order of the client list (docs/architecture.md): human sort, children nested under their parent.
 
 Human sort: skip the common prefix; when the first differing characters are digits in both ids,
 compare the embedded numbers (`w-2` < `w-10`), else compare lexically.

@@ -1,4 +1,4 @@
-"""Where the user is in one machine's history, and how every key moves it (spec/debugger.md §5.1, §5.5).
+"""Where the user is in one machine's history, and how every key moves it (docs/architecture.md).
 
 Cursors are 1-based like Go's: `tx = 0` is the bare schema, `tx = N` is "the machine right after
 transition N" (history index N-1). `step` walks the steps of the *next* visible transition.

@@ -1,4 +1,4 @@
-"""Per-transition derived data, computed once at ingest (spec/debugger.md §2.4, §2.6).
+"""Per-transition derived data, computed once at ingest (docs/architecture.md).
 
 Ingest works on the raw msgpack map (the short keys of `am_rpc.dbg.protocol`), not on a `TxMsg`:
 building the full dataclass (steps, log entries) for every message would cost several times the

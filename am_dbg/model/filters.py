@@ -1,4 +1,4 @@
-"""Transition filters (spec/debugger.md §5.7): which transitions navigation, the log and the counters see.
+"""Transition filters (docs/architecture.md): which transitions navigation, the log and the counters see.
 
 Filters hide, they never delete. `Filters` is an immutable value (the UI swaps it whole, so a render
 never sees half a change); `toggle()` applies the side rules of §5.7 in one place. `accepts()` is the

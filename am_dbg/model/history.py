@@ -501,7 +501,7 @@ class MachineHistory:
         return -1
 
     def tx_at_human_time(self, ns: int) -> int:
-        """The last transition received at or before `ns` (design.md §4), else -1."""
+        """The last transition received at or before `ns` (docs/architecture.md), else -1."""
         return bisect.bisect_right(self._times, ns) - 1
 
     def tx_at_queue_tick(self, q: int) -> int:

@@ -1,4 +1,4 @@
-"""Structured facts of one transition for the log reader pane (spec/debugger.md §4.6), from log lines.
+"""Structured facts of one transition for the log reader pane (docs/architecture.md), from log lines.
 
 Plain Python (no Textual). `Reader(session).sections(mach_id, i)` returns the reader's sections for
 transition `i` of a machine: where the mutation came from (`[source]`, followed across machines),

@@ -1,9 +1,9 @@
-"""Every machine the debugger knows, and the rules for what arrives (spec/debugger.md §3.4-§3.5, §6.4).
+"""Every machine the debugger knows, and the rules for what arrives (docs/protocol.md).
 
 The ingest server (live sockets), the recordings loader and the UI all go through `Session`:
 
 - `on_schema`: clean-on-connect, schema change (same connection), reconnect (same id and session
-  token on a new connection: the history continues, design.md §3), a new run (same id, new token:
+  token on a new connection: the history continues, docs/protocol.md), a new run (same id, new token:
   the earlier run is kept as ``<id>~<n>``, `am_dbg.model.runs`), new machine, the `max_clients` cap;
 - `on_txs`: a batch of (conn id, message) pairs in arrival order; unknown machines and messages from
   a connection that is not the machine's current one are dropped and counted, never raised;

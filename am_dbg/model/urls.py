@@ -1,4 +1,4 @@
-"""`mach://` addresses and the browser-like address history (spec/debugger.md §5.11).
+"""`mach://` addresses and the browser-like address history (docs/architecture.md).
 
 `MachUrl.parse(text)` / `str(url)` round-trip: `mach://<machine>[/<tx>[/<step>]][?params]` with the
 params printed sorted (`group`, `ht`, `q`, `state`, `t`). `AddressHistory` is newest-first with a cursor
@@ -10,13 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
+from am_dbg.errors import DbgError
+
 __all__ = ["HISTORY_CAP", "AddressHistory", "MachUrl", "UrlError", "normalise_group"]
 
 HISTORY_CAP = 100
 _SCHEME = "mach://"
 
 
-class UrlError(ValueError):
+class UrlError(DbgError, ValueError):
     """Text that is not a `mach://` address; the message says which part is wrong."""
 
 

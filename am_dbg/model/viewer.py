@@ -1,5 +1,5 @@
 """What the user is looking at, over a `Session`: the selected machine, per-machine cursors and filtered
-indexes, filters, the selected state (spec/debugger.md §2.6 per-client data, §5).
+indexes, filters, the selected state (docs/architecture.md, the model).
 
 Plain Python (no Textual): the UI's state-machine handlers call these methods, widgets read the
 result. Every cursor change goes through `set_cursor`, the one "set cursor" routine of §7.2 (filter

@@ -1,4 +1,4 @@
-"""Recordings: am-dbg's own `.amdbg` format and Go am-dbg `.gob.br` dumps (design.md §4).
+"""Recordings: am-dbg's own `.amdbg` format and Go am-dbg `.gob.br` dumps (docs/protocol.md).
 
 `load(path)` reads either (by content: the `AMDBG` magic, else a Go dump) into our messages;
 `export(session, path)` writes a session, or a single moment of it, as `.amdbg`;

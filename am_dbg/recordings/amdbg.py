@@ -1,4 +1,4 @@
-"""The `.amdbg` recording format (design.md §4; byte layout in docs/protocol.md).
+"""The `.amdbg` recording format (byte layout in docs/protocol.md, "Recordings").
 
     magic  b"AMDBG\\0"   u16be version (1)
     chunk* u32be length | u32be crc32(payload) | payload = zlib(msgpack array of records)
@@ -39,6 +39,7 @@ from typing import Any, BinaryIO
 import msgpack
 
 from am_dbg import __version__
+from am_dbg.errors import DbgError
 from am_dbg.model.derive import check_tx, unpack_tx
 from am_dbg.model.packed import PackedTxs
 from am_dbg.model.runs import earlier_run_id, find_run, renamed
@@ -508,7 +509,7 @@ def read_amdbg(path: str | PathLike[str], data: bytes | None = None) -> AmdbgRea
     )
 
 
-class _ChunkDamageError(Exception):
+class _ChunkDamageError(DbgError):
     """A chunk whose frame and checksum hold, but whose content cannot be read."""
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from am_dbg.errors import DbgError
+
 __all__ = [
     "CONTAINER_BYTES",
     "MAX_DEPTH",
@@ -62,7 +64,7 @@ _SIZED = {
 _UINT = {1: struct.Struct(">B"), 2: struct.Struct(">H"), 4: struct.Struct(">I")}
 
 
-class TooDeepError(ValueError):
+class TooDeepError(DbgError, ValueError):
     """A value nests deeper than allowed (or is not msgpack at all)."""
 
 

@@ -8,10 +8,12 @@ Each message says what happened, where (file, byte offset) and what was kept.
 
 from __future__ import annotations
 
+from am_dbg.errors import DbgError
+
 __all__ = ["GobError", "RecordingError"]
 
 
-class RecordingError(Exception):
+class RecordingError(DbgError):
     """A recording cannot be read or written."""
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from am_dbg.errors import DbgError
 from am_dbg.recordings.errors import GobError
 
 __all__ = ["GobInterface", "GobStream", "GobType", "decode_gob"]
@@ -149,7 +150,7 @@ def describe_type(types: dict[int, GobType], tid: int, depth: int = 0) -> str:
     return f"{t.kind} #{tid}"
 
 
-class _WireError(Exception):
+class _WireError(DbgError):
     """Internal: a failure at `pos`; the enclosing decoders add the type and the field path."""
 
     def __init__(self, msg: str, pos: int, typ: str = "") -> None:

@@ -1,4 +1,4 @@
-"""`--fwd-data`: pass everything received on to other am-dbg instances (spec/debugger.md §3.6).
+"""`--fwd-data`: pass everything received on to other am-dbg instances (docs/architecture.md).
 
 Each schema and tx frame goes to every target with its *original* connection id, so a target
 groups and validates per connection exactly as this instance does; chains work because a target
@@ -20,6 +20,7 @@ import logging
 import os
 from collections.abc import Callable
 
+from am_dbg.errors import DbgError
 from am_rpc.codec import encode_frame, encode_preamble, pack
 from am_rpc.dbg.addr import split_addr
 from am_rpc.dbg.frames import KIND_DISC, KIND_HELLO, KIND_SCHEMA, KIND_TXS, MAGIC
@@ -33,7 +34,7 @@ _MAX_BUFFER = 64 * 1024 * 1024
 _BACKOFF_MIN, _BACKOFF_MAX = 0.05, 2.0
 
 
-class ForwardError(OSError):
+class ForwardError(DbgError, OSError):
     """A forward target cannot be reached at startup."""
 
 

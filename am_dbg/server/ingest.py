@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from am_dbg.server.admission import Admission, is_loopback
 from am_dbg.server.durability import AckGate
+from am_dbg.errors import DbgError
 from am_rpc.codec import DEFAULT_MAX_FRAME, FrameDecoder, encode_frame, encode_preamble, unpack
 from am_rpc.dbg.addr import join_addr
 from am_rpc.dbg.frames import (
@@ -56,7 +57,7 @@ _TXS = 1
 _DISC = 2
 
 
-class ListenError(OSError):
+class ListenError(DbgError, OSError):
     """The server cannot listen on the requested address (one-line reason in ``str()``)."""
 
     def __str__(self) -> str:

@@ -1,4 +1,4 @@
-"""Address and tags bars (spec/debugger.md §4.2). Part 1 shows the address of the viewed moment and the
+"""Address and tags bars (docs/architecture.md). Part 1 shows the address of the viewed moment and the
 tags of the machine and its ancestors; history buttons and copy/paste belong to part 2."""
 
 from __future__ import annotations

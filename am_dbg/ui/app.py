@@ -1,4 +1,4 @@
-"""am-dbg's Textual app: the layout of spec/debugger.md §4.1, driven by the debugger's own machine.
+"""am-dbg's Textual app: the layout mapped in docs/architecture.md, driven by the debugger's own machine.
 
 Input (keys, clicks, network batches, timers) becomes mutations of `DbgStates`; the handlers in
 `handlers.py` update the `Viewer` and call `redraw()`, which coalesces every request of one event-loop
@@ -454,7 +454,7 @@ class DbgApp(App[int]):
 
     def redraw_hot(self) -> None:
         """Redraw for new transitions: at most every HOT_REDRAW while streams are hot, so frames
-        for key presses are not queued behind frames for batches (design.md §4: 100-250 ms)."""
+        for key presses are not queued behind frames for batches (docs/architecture.md: 100-250 ms)."""
         wait = self._hot_at + self.hot_redraw - time.monotonic()
         if wait <= 0:
             self._hot_at = time.monotonic()

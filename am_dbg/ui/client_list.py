@@ -1,4 +1,4 @@
-"""The client list ("Machines", spec/debugger.md §4.3): machines nested by parent, human-sorted, each
+"""The client list ("Machines", docs/architecture.md): machines nested by parent, human-sorted, each
 labelled with its state at the viewed moment (time travel) and coloured by its error status."""
 
 from __future__ import annotations

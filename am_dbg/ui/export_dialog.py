@@ -1,4 +1,4 @@
-"""The export dialog (spec/debugger.md §4.12): "Export to a file", a name, *Single Frame*, Save / Cancel.
+"""The export dialog (docs/architecture.md): "Export to a file", a name, *Single Frame*, Save / Cancel.
 
 Save writes `<--dir>/<name>.amdbg` through `am_dbg.recordings.export` (everything, or with *Single
 Frame* every machine reduced to its transition at the viewed human moment) and closes with a message

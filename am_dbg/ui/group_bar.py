@@ -1,4 +1,4 @@
-"""The group dropdown above the states tree (spec/debugger.md §4.4, §5.8).
+"""The group dropdown above the states tree (docs/architecture.md).
 
 One line, ` Group: <selected> ▾`; Enter or a click opens the list: `all`, then `<group>:<count>` for
 each schema group in display order (the `StatesDef` suffix stripped, `self` shown as `- self` and every

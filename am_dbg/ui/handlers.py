@@ -1,4 +1,4 @@
-"""What each state of the debugger's machine does (spec/debugger.md §7.2): the one place to read
+"""What each state of the debugger's machine does (docs/architecture.md): the one place to read
 "what happens when a transition arrives / a key is pressed".
 
 Handlers change the navigation model (`Viewer`) and then ask the app to redraw; widgets only render.
@@ -80,7 +80,7 @@ class DbgHandlers:
     def ConnectEventState(self, e: Event) -> None:
         """Schemas arrived (new machines, reconnects, replaced runs).
 
-        Like Go (spec/debugger.md §3.5): the first machine is selected in tail mode, and so is
+        Like Go (docs/architecture.md, "Decisions"): the first machine is selected in tail mode, and so is
         a new run of the viewed program (clean-on-connect or a replaced run), even when tail
         was off; of a program's machines the parent goes first, whatever order they connect in.
         """

@@ -1,4 +1,4 @@
-"""The help dialog (spec/debugger.md §4.12): legends on the left, every key binding on the right,
+"""The help dialog (docs/architecture.md): legends on the left, every key binding on the right,
 generated from `bindings.BINDINGS` (the same table that feeds the footer)."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Base of the client list and the states tree: only the rows on screen are turned into strips, a
 cursor row moves with ↑/↓/PgUp/PgDn (and j/k where letters are not searched), clicks move the cursor,
-and search-as-you-type (spec/debugger.md §5.6) matches a prefix of the row's plain text: it starts
+and search-as-you-type (docs/architecture.md) matches a prefix of the row's plain text: it starts
 after the cursor row and wraps around, and digits extend a name being typed (`sim-p1`).
 """
 

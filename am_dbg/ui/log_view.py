@@ -1,4 +1,4 @@
-"""The log view (spec/debugger.md §4.5), virtualised: its cost follows the screen, not the history.
+"""The log view (docs/architecture.md), virtualised: its cost follows the screen, not the history.
 
 Nothing is built for transitions that are not on screen. The view keeps a *top anchor* (a position in
 the filtered index plus a line offset inside that transition's block) and, per frame, formats only the

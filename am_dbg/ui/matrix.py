@@ -1,4 +1,4 @@
-"""The matrix view (spec/debugger.md §4.7): the relation structure of one transition at a glance.
+"""The matrix view (docs/architecture.md): the relation structure of one transition at a glance.
 
 Columns are the states (of the selected group). Row `called` marks the called states (1/0), row
 `ticks` the tick delta of every state against the previous transition, then an NxN grid whose cell

@@ -1,4 +1,4 @@
-"""The address bar with its buttons (spec/debugger.md §4.2), and the "go to address" prompt.
+"""The address bar with its buttons (docs/architecture.md), and the "go to address" prompt.
 
 Extends part 1's `AddressBar` (which draws the address) with the cells `◀ mach` `◀` `▶` ` mach▶`
 on the left and ` copy` ` paste` on the right. Unavailable buttons are grey and do nothing; a pressed

@@ -1,4 +1,4 @@
-"""The rain view (spec/debugger.md §4.8): one row per visible transition, one character per state.
+"""The rain view (docs/architecture.md): one row per visible transition, one character per state.
 
 Virtualised like the log: the widget keeps a *top* position in the filtered index and renders only
 the rows on screen (each row built once and cached per transition), so its cost follows the screen,

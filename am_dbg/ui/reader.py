@@ -1,4 +1,4 @@
-"""The log reader pane (spec/debugger.md §4.6): the sections of `am_dbg.model.reader` as a tree.
+"""The log reader pane (docs/architecture.md): the sections of `am_dbg.model.reader` as a tree.
 
 Section headers are yellow with their ` (N)` counts and remember being collapsed by name; nodes
 with an address navigate on Enter / a second click (`Navigate`), nodes naming states select the

@@ -1,4 +1,4 @@
-"""The states tree ("Schema", spec/debugger.md §4.4): ticks after the current tx, activity colours,
+"""The states tree ("Schema", docs/architecture.md): ticks after the current tx, activity colours,
 relations and tags as children, the selected state highlighted everywhere it appears, and the steps
 overlay (`+ - * !` markers, touched states first) while stepping through the next transition."""
 

@@ -1,4 +1,4 @@
-"""Status bar (spec/debugger.md §4.11): Graph:t, the selected state with its index and tick, and
+"""Status bar (docs/architecture.md): Graph:t, the selected state with its index and tick, and
 while stepping the text of the current step."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The semantic palette of spec/debugger.md §4.13: widgets ask for a role, never a raw colour.
+"""The semantic palette (docs/architecture.md): widgets ask for a role, never a raw colour.
 
 Colours are hex, not ANSI names: Textual maps ANSI names through its own theme (yellow turns orange).
 

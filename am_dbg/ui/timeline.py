@@ -1,4 +1,4 @@
-"""Transition and steps timelines (spec/debugger.md §4.9): a progress bar with counters in the title;
+"""Transition and steps timelines (docs/architecture.md): a progress bar with counters in the title;
 click jumps proportionally, the wheel moves ±5 transitions (±1 step)."""
 
 from __future__ import annotations

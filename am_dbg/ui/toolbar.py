@@ -1,4 +1,4 @@
-"""The toolbar (spec/debugger.md §4.10): buttons `[X]label` (checked), `[ ]label`, `[N]label` (value)
+"""The toolbar (docs/architecture.md): buttons `[X]label` (checked), `[ ]label`, `[N]label` (value)
 and plain action buttons. Click or Enter/Space activates; ←/→ move (wrapping), ↑/↓ change rows.
 Filter checkboxes mean "included" (checked = shown), except *group* (checked = filtering)."""
 

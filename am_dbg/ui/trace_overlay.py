@@ -1,4 +1,4 @@
-"""The stack-trace overlay (spec/debugger.md §4.12): the trace a queued mutation was sent with, shown
+"""The stack-trace overlay (docs/architecture.md): the trace a queued mutation was sent with, shown
 read-only over the reader; Esc, a click or any tx move closes it."""
 
 from __future__ import annotations

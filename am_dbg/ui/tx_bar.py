@@ -1,4 +1,4 @@
-"""Current and next transition bars (spec/debugger.md §4.9): mode, index, time diff, type and called
+"""Current and next transition bars (docs/architecture.md): mode, index, time diff, type and called
 states on the left; flags, counts and the receive time on the right."""
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Everything that reaches the debugger's history model is a `SchemaMsg` or a `TxMs
 from (a live socket, an `.amdbg` recording, a Go `.gob.br` dump). On the wire and in recordings they are
 msgpack maps with short keys (`to_wire` / `from_wire`); `docs/protocol.md` is the written contract.
 
-Shapes follow the Go reference (`spec/debugger.md` §2) with snake_case names. Unknown keys are ignored,
+Shapes follow the Go reference (docs/protocol.md) with snake_case names. Unknown keys are ignored,
 missing optional keys take their defaults, and a value of the wrong type raises `MessageError`
 naming the key, so a bad sender is refused with a reason instead of corrupting the history.
 """
@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
+
+from am_rpc.errors import RpcError
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -36,8 +38,8 @@ _SELF = 2
 _ENTER = 4
 
 
-class MessageError(ValueError):
-    """A telemetry message is malformed (wrong type or missing required key)."""
+class MessageError(RpcError, ValueError):
+    """A telemetry message is malformed (wrong type or missing required key); also a `ValueError`."""
 
 
 def _req(d: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str) -> Any:
@@ -81,7 +83,7 @@ def _strs(val: Any, key: str, what: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StateDef:
-    """One state of a schema, relations by name (spec/debugger.md §2.2)."""
+    """One state of a schema, relations by name (docs/protocol.md)."""
 
     auto: bool = False
     multi: bool = False
@@ -145,7 +147,7 @@ def _all_str(values: Iterable[Any]) -> bool:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SchemaMsg:
-    """A machine's schema; sent on connect and on every schema change (spec/debugger.md §2.1)."""
+    """A machine's schema; sent on connect and on every schema change (docs/protocol.md)."""
 
     id: str
     states_index: tuple[str, ...]
@@ -233,7 +235,7 @@ def check_relations(schema: SchemaMsg) -> None:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Step:
-    """One resolution step of a transition (spec/debugger.md §2.4), states by index (-1 = none)."""
+    """One resolution step of a transition (docs/protocol.md), states by index (-1 = none)."""
 
     type: int
     from_idx: int = -1
@@ -270,7 +272,7 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class LogEntry:
-    """One log line; level 0-5 as in am_core's LogLevel (spec/debugger.md §2.5)."""
+    """One log line; level 0-5 as in am_core's LogLevel (docs/protocol.md)."""
 
     level: int
     text: str
@@ -305,7 +307,7 @@ def _sender_time(v: Any) -> int:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TxMsg:
-    """One finished transition, or (``is_queued``) one queued mutation (spec/debugger.md §2.3)."""
+    """One finished transition, or (``is_queued``) one queued mutation (docs/protocol.md)."""
 
     mach_id: str
     id: str
@@ -408,7 +410,7 @@ class TxMsg:
             sender_time=_sender_time(d.get("st")),
         )
 
-    # Helpers every consumer needs (spec/debugger.md §2.3).
+    # Helpers every consumer needs (docs/protocol.md).
     def is_active(self, idx: int) -> bool:
         return 0 <= idx < len(self.clocks) and self.clocks[idx] % 2 == 1
 

@@ -133,7 +133,7 @@ class DbgTracer:
 
     def _seed_pipes(self) -> None:
         """Pipes that existed before attaching: one synthetic ``semlogger`` check tx carrying their
-        log lines seeds the debugger's reader (spec/debugger.md §3.3 step 3)."""
+        log lines seeds the debugger's reader (docs/protocol.md)."""
         pipes = getattr(self.mach.semlogger(), "pipes", None)
         entries = pipes() if callable(pipes) else []
         if not entries:
@@ -447,7 +447,7 @@ _FULL_FLAGS = ("steps", "can", "graph", "queued", "args")
 
 
 def connect_env(mach: Any, env: dict[str, str] | None = None) -> DbgTracer | None:
-    """`connect` configured like Go's debug-from-env helper (spec/debugger.md §3.1).
+    """`connect` configured like Go's debug-from-env helper (docs/api.md).
 
     ``AM_DBG_ADDR`` (``"1"`` = ``localhost:6831``; empty = no telemetry), ``AM_LOG`` (level 0-5,
     printed; unset: `connect`'s default, level 2 for the debugger only),

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from am_core import Ctx, Result
+from am_rpc.errors import RpcError
 from am_rpc.nats.json_msgs import (
     KIND_REQ_GETTER,
     KIND_REQ_MUTATION,
@@ -50,7 +51,7 @@ __all__ = [
 log = logging.getLogger("am_rpc.nats")
 
 
-class NatsRequestError(RuntimeError):
+class NatsRequestError(RpcError, RuntimeError):
     """The remote machine answered with an error (its text is the message)."""
 
 

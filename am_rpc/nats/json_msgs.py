@@ -18,6 +18,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from am_rpc.errors import RpcError
+
 __all__ = [
     "KIND_REQ_GETTER",
     "KIND_REQ_MUTATION",
@@ -57,8 +59,8 @@ RESP_KIND = {
 _CANCELED = 1
 
 
-class BadRequestError(ValueError):
-    """A request that cannot be served; ``str()`` is the error sent back."""
+class BadRequestError(RpcError, ValueError):
+    """A request that cannot be served; ``str()`` is the error sent back. Also a `ValueError`."""
 
 
 def _kind(val: Any) -> str:

@@ -15,10 +15,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from am_rpc.errors import RpcError
+
 __all__ = ["LocalNatsServer", "NatsServerError", "find_nats_server", "start_for_cli"]
 
 
-class NatsServerError(RuntimeError):
+class NatsServerError(RpcError, RuntimeError):
     """No ``nats-server`` binary, or it did not start (the reason is in the message)."""
 
 
