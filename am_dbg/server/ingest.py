@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any, Protocol
 
+from am_dbg.errors import DbgError
 from am_dbg.server.admission import Admission, is_loopback
 from am_dbg.server.durability import AckGate
-from am_dbg.errors import DbgError
 from am_rpc.codec import DEFAULT_MAX_FRAME, FrameDecoder, encode_frame, encode_preamble, unpack
 from am_rpc.dbg.addr import join_addr
 from am_rpc.dbg.frames import (
