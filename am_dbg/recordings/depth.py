@@ -11,6 +11,7 @@ import struct
 from typing import Any
 
 from am_dbg.errors import DbgError
+from am_rpc.codec import DEFAULT_MAX_DEPTH, nesting_depth
 
 __all__ = [
     "CONTAINER_BYTES",
@@ -21,8 +22,9 @@ __all__ = [
     "value_end",
 ]
 
-MAX_DEPTH = 64
-"""Deepest nesting a reader accepts in one record (a tx map is 3 deep: map, steps, step)."""
+MAX_DEPTH = DEFAULT_MAX_DEPTH
+"""Deepest nesting a reader accepts in one record (a tx map is 3 deep: map, steps, step): the
+wire's limit (`am_rpc.codec`), so a reader takes whatever the ingest accepted."""
 
 _CONTAINER = frozenset((*range(0x80, 0xA0), 0xDC, 0xDD, 0xDE, 0xDF))
 CONTAINER_BYTES = bytes(1 if b in _CONTAINER else 0 for b in range(256))
@@ -139,16 +141,4 @@ def too_deep(raw: bytes, limit: int = MAX_DEPTH) -> bool:
 
 def object_too_deep(obj: Any, limit: int = MAX_DEPTH) -> bool:
     """True if a decoded value (lists, tuples, dicts) nests deeper than `limit` containers."""
-    stack: list[tuple[Any, int]] = [(obj, 0)]
-    while stack:
-        v, depth = stack.pop()
-        if isinstance(v, dict):
-            items: Any = [*v.keys(), *v.values()]
-        elif isinstance(v, list | tuple):
-            items = v
-        else:
-            continue
-        if depth >= limit:
-            return True
-        stack.extend((x, depth + 1) for x in items if isinstance(x, dict | list | tuple))
-    return False
+    return nesting_depth(obj, limit) > limit
