@@ -30,6 +30,7 @@ Tree::
     │   └── CtxDeadlineError  "context deadline exceeded" (a context's timeout passed)
     ├── ExceptionStateError   "Exception: <err>" (am_core.helpers, ``wait_for_err_*``)
     ├── HistoryError          "history: ..." (am_core.history, bad time or query)
+    ├── LoopError             a ``StateLoop`` ran too often in its window (am_core.loops)
     └── NoLoopError           a coroutine forked / async handler bound without an asyncio loop
                               (am_core.forks; also a ``RuntimeError``)
 """

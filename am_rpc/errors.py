@@ -25,8 +25,11 @@ catches :class:`ProtocolError`, logs ``str(err)`` and closes only that connectio
     ├── BadRequestError           a NATS request that cannot be served (am_rpc.nats.json_msgs; a ValueError)
     ├── NatsRequestError          the remote machine answered a NATS request with an error
     │                             (am_rpc.nats.expose; a RuntimeError)
-    └── NatsServerError           no ``nats-server`` binary, or it did not start
-                                  (am_rpc.nats.local_server; a RuntimeError)
+    ├── NatsServerError           no ``nats-server`` binary, or it did not start
+    │                             (am_rpc.nats.local_server; a RuntimeError)
+    ├── NoWorkerError             no supervisor handed out a worker in time
+    │                             (am_rpc.node.client; a RuntimeError)
+    └── JobError                  a job raised in its worker (am_rpc.node.client; a RuntimeError)
 
 ``RpcError`` is am_rpc's own root, not an ``am_core.AmError``: am_core's errors carry Go sentinel
 texts, am_rpc's carry wire reasons. Every error class am_rpc defines is in this tree

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from am_dbg.errors import DbgError
 from am_rpc.dbg.protocol import SchemaMsg, TxMsg
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ _STEP_RELATION, _STEP_CANCEL = 1, 64
 _PIPE = re.compile(r"^\[pipe-(in|out):(add|remove)\]\s+(\S+)\s+(?:from|to)\s+(\S+)\s*$")
 
 
-class DiagramError(ValueError):
+class DiagramError(DbgError, ValueError):
     """A filter names a state or group the schema does not have, or a bad transition index."""
 
 

@@ -72,7 +72,12 @@ class AckGate:
         target = self.applied
         rec = self.recorder
         assert rec is not None
-        fut = self._loop.run_in_executor(None, rec.flush)
+        try:
+            fut = self._loop.run_in_executor(None, rec.flush)
+        except RuntimeError:  # the loop is shutting down (its executor is gone): flush here
+            self._flushing = False
+            self.flush_now()
+            return
         fut.add_done_callback(lambda f: self._flushed(f, target))
 
     def _flushed(self, fut: asyncio.Future[Any], target: int) -> None:

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from am_dbg.errors import DbgError
 from am_dbg.model.diagram import Diagram, DiagramError, machine_diagram, network
 from am_dbg.model.session import Session
 from am_dbg.model.urls import MachUrl, UrlError
@@ -29,7 +30,7 @@ FORMATS = {"mermaid": to_mermaid, "d2": to_d2, "dot": to_dot, "svg": to_svg}
 _TN = re.compile(r"^t(\d+)$")
 
 
-class CliError(Exception):
+class CliError(DbgError):
     pass
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+from am_dbg.errors import DbgError
 from am_dbg.model.diagram import Diagram
 from am_dbg.vis.text import to_dot
 
@@ -13,7 +14,7 @@ __all__ = ["SvgError", "dot_to_svg", "to_svg"]
 _TIMEOUT = 120
 
 
-class SvgError(RuntimeError):
+class SvgError(DbgError, RuntimeError):
     """Graphviz is missing or failed."""
 
 

@@ -22,14 +22,15 @@ from typing import Any
 from am_core import Event, ExceptionHandler, Machine, Result
 from am_rpc import ClientOpts, connect
 from am_rpc.dbg import connect_env
+from am_rpc.errors import RpcError
 from am_rpc.node.states import ClientStates
 
 
-class NoWorkerError(RuntimeError):
+class NoWorkerError(RpcError, RuntimeError):
     """No supervisor handed out a worker in time."""
 
 
-class JobError(RuntimeError):
+class JobError(RpcError, RuntimeError):
     """A job raised in its worker; ``trace`` is the worker-side stack trace."""
 
     def __init__(self, msg: str, trace: str = "") -> None:

@@ -126,7 +126,9 @@ def test_idle_connections_never_lock_a_real_sender_out(
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err[-2000:]
     assert "Clients: 1\n" in err
-    assert len(err.splitlines()) < 60, err[-3000:]  # no log flood
+    # no log flood: connection lines are rate-limited (a few a second, the rest counted), so the
+    # log stays far shorter than the flood of connections however long the flood takes here
+    assert len(err.splitlines()) < max(60, idle // 20), err[-3000:]
     assert err.count("cannot accept connections") <= 1  # out of descriptors: one line, counted
     if nofile == 48:  # 300 sockets against 48 descriptors: it did run out
         assert err.count("cannot accept connections") == 1, err[-3000:]

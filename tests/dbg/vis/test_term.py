@@ -3,8 +3,10 @@ its source's right side to an arrowhead at its target's left side, and lines nev
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,8 +16,20 @@ from am_dbg.recordings.io import load
 from am_dbg.vis.term import TermLayout
 
 ROOT = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT / "bench"))
-from diagrams import schema  # noqa: E402
+
+
+def _bench_module(name: str) -> Any:
+    """A bench script as a module, loaded by path: putting bench/ on sys.path would shadow
+    libraries by the scripts' names (bench/nats.py hid nats-py from every later test)."""
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", ROOT / "bench" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(mod)
+    return mod
+
+
+schema = _bench_module("diagrams").schema
 
 
 def _check(lay: TermLayout, names: set[str]) -> None:
