@@ -92,7 +92,9 @@ def test_thousand_jobs_none_lost_none_twice(make_sup, tmp_path):
 
 
 def test_pool_scales_with_requests_between_min_and_max(make_sup):
-    sup = make_sup(min=1, max=3, idle_timeout=0.3)
+    # generous heartbeats: a loaded box must not make the freed worker look hung (then it would be
+    # replaced, and the 4th client would get a new worker instead of the freed one)
+    sup = make_sup(min=1, max=3, idle_timeout=0.3, heartbeat_timeout=10.0, misses=5)
     wait_until(lambda: sup.ready_count() == 1, what="min size")
     clients = [Client([sup.addr], worker_timeout=60).start() for _ in range(3)]
     try:
@@ -106,7 +108,7 @@ def test_pool_scales_with_requests_between_min_and_max(make_sup):
         assert sup.ready_count() == 3 and started.is_alive()
         freed = clients[0].worker["worker"]
         clients[0].release()
-        started.join(30)
+        started.join(60)
         assert not started.is_alive() and extra.worker["worker"] == freed
         clients.append(extra)
     finally:
