@@ -56,10 +56,26 @@ async def exposed(nats_server: LocalNatsServer) -> Any:
     srv_nc = await nats.connect(nats_server.url)
     cli_nc = await nats.connect(nats_server.url)
     exp = await expose(mach, srv_nc, "mytopic")
+    await _until_answered(cli_nc)
     yield mach, exp, cli_nc
     await exp.close()
     await cli_nc.close()
     await srv_nc.close()
+
+
+async def _until_answered(nc: Any, timeout: float = 20.0) -> None:
+    """Wait until the exposed machine answers this client (a loaded box can deliver the first
+    request before the server has the subscription: NATS then says "no responders")."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while True:
+        try:
+            await get(nc, "mytopic", "m1", time=["Foo"])
+            return
+        except nats.errors.NoRespondersError:
+            if loop.time() > end:
+                raise
+            await asyncio.sleep(0.05)
 
 
 async def _ask(nc: Any, subject: str, req: Any) -> dict[str, Any]:
