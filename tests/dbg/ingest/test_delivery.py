@@ -16,6 +16,7 @@ from pathlib import Path
 
 from am_dbg.recordings import load
 from am_rpc.dbg import connect
+from tests.waiting import wait_until
 
 from .machines import machine, work
 
@@ -128,6 +129,9 @@ def test_a_batch_of_records_is_never_split_across_chunks(tmp_path: Path) -> None
             for i in range(20):
                 w.write_tx("c", msgpack.packb({"m": "m", "id": f"{k}-{i}", "c": [1]}), k)
             w.write_seq("m", "tok", (k + 1) * 20, k)
+        if k % 100 == 99:  # let the background thread flush in between, however fast this runs
+            size = path.stat().st_size
+            wait_until(lambda size=size: path.stat().st_size > size, what="a background flush")
     w.close()
     data = path.read_bytes()
     pos, chunks = HEADER.size, 0
