@@ -134,23 +134,8 @@ class AsyncFinal:
         if ctx.done():
             self._log_canceled()
             return
-        pool = self.mach._subs.forks()
         task = loop.create_task(self._main(ctx, ev), name=f"am-{self.mach.id}-{self.event}")
-        pool.tasks.add(task)
-
-        def cancel() -> None:
-            try:
-                loop.call_soon_threadsafe(task.cancel)
-            except RuntimeError:
-                pass  # loop closed
-
-        token = ctx.add_done_callback(cancel)
-
-        def finished(_t: asyncio.Task[None]) -> None:
-            pool.tasks.discard(task)
-            ctx.remove_done_callback(token)
-
-        task.add_done_callback(finished)
+        self.mach._subs.forks().track(loop, task, ctx)
 
     def _log_canceled(self) -> None:
         if self.mach._log_level >= _OPS:

@@ -174,6 +174,17 @@ class ForkPool:
                 on_finish()
             return
         task = loop.create_task(self._task_main(ctx, fn, pass_ctx, delay))
+        self.track(loop, task, ctx, on_finish)
+
+    def track(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        task: asyncio.Task[None],
+        ctx: Ctx,
+        on_finish: Callable[[], None] | None = None,
+    ) -> None:
+        """Keep ``task`` in this pool until it ends, and cancel it when ``ctx`` expires (from
+        any thread); forks and async handlers both run this way."""
         self.tasks.add(task)
 
         def cancel() -> None:
