@@ -130,8 +130,10 @@ def test_a_batch_of_records_is_never_split_across_chunks(tmp_path: Path) -> None
                 w.write_tx("c", msgpack.packb({"m": "m", "id": f"{k}-{i}", "c": [1]}), k)
             w.write_seq("m", "tok", (k + 1) * 20, k)
         if k % 100 == 99:  # let the background thread flush in between, however fast this runs
-            size = path.stat().st_size
-            wait_until(lambda size=size: path.stat().st_size > size, what="a background flush")
+            # every record so far (META + 21 per batch) is in a chunk: a flush can't be missed by
+            # happening before we look, as a file-size check could
+            written = 1 + 21 * (k + 1)
+            wait_until(lambda n=written: w.records >= n, what="a background flush")
     w.close()
     data = path.read_bytes()
     pos, chunks = HEADER.size, 0
