@@ -88,8 +88,8 @@ _RESULT = {True: "executed", False: "canceled"}
 _UNSET_STATUS = Status(StatusCode.UNSET)
 _now = time.time_ns
 # attribute keys of the spans built directly, by shape (the order the live path sets them in)
-_STATE_KEYS = (A_STATE, A_TICK, A_TX_ID)
-_STATE_KEYS_NO_TX = (A_STATE, A_TICK)
+_STATE_KEYS: tuple[str, ...] = (A_STATE, A_TICK, A_TX_ID)
+_STATE_KEYS_NO_TX: tuple[str, ...] = (A_STATE, A_TICK)
 _TX_HEAD = (A_MACHINE, A_TX_ID, A_TX_TYPE, A_CALLED, A_AUTO)
 _TX_TAIL = (A_RESULT, A_ADDED, A_REMOVED, A_TIME_AFTER)
 _TX_KEYS = {
@@ -156,34 +156,36 @@ def _incoming(traceparent: str) -> Iterator[None]:
 trace_context.register(_outgoing, _incoming)
 
 
-# An open state span: (a live SDK span, or None and (direct) its id, start time), and the
-# attribute values (``_STATE_KEYS`` / ``_STATE_KEYS_NO_TX``).
-_State = tuple[TSpan | None, int, int, tuple[Any, ...]]
-
-
 class _Tx:
-    """An open transition span: a live SDK span, or (direct) its id and start time; ``status``
-    set by a handler error. Its ``SpanContext`` is made only when asked for (a link, a log
-    record, a traceparent)."""
+    """An open transition span: a live SDK span, or (direct) its start time and, once asked for
+    (a link, a log record, a traceparent) or built, its id; ``status`` set by a handler error."""
 
-    __slots__ = ("_ctx", "links", "parent", "sid", "span", "start", "status", "tx")
+    __slots__ = ("_ctx", "direct", "links", "parent", "sid", "span", "start", "status", "tx")
 
     def __init__(
-        self, tx: Transition, span: TSpan | None, sid: int, parent: SpanContext, start: int
+        self,
+        tx: Transition,
+        span: TSpan | None,
+        direct: DirectSpans | None,
+        parent: SpanContext,
+        start: int,
     ) -> None:
         self.tx = tx
         self.span = span
-        self.sid = sid
+        self.direct = direct
+        self.sid = 0
         self.parent = parent
         self.start = start
         self._ctx: SpanContext | None = span.get_span_context() if span is not None else None
-        self.links: list[Link] = []
+        self.links: list[Link] | None = None
         self.status: Status | None = None
 
     @property
     def ctx(self) -> SpanContext:
         ctx = self._ctx
         if ctx is None:
+            assert self.direct is not None
+            self.sid = self.direct.new_id()
             ctx = self._ctx = span_context(self.parent, self.sid)
         return ctx
 
@@ -193,12 +195,16 @@ class _Tx:
         return trace.set_span_in_context(span)
 
 
+_State = tuple[TSpan | None, int, tuple[Any, ...]]
+
+
 class _Mach:
     """Per-machine spans."""
 
     __slots__ = (
         "ctx",
         "direct",
+        "id",
         "mach",
         "names",
         "span",
@@ -209,6 +215,7 @@ class _Mach:
 
     def __init__(self, mach: Machine, span: TSpan, direct: DirectSpans | None) -> None:
         self.mach = mach
+        self.id = mach.id
         self.span = span
         self.span_ctx = span.get_span_context()
         self.ctx = trace.set_span_in_context(span)
@@ -218,6 +225,8 @@ class _Mach:
             if direct is not None and self.span_ctx.is_valid and self.span_ctx.trace_flags.sampled
             else None
         )
+        # open state spans: state -> (a live span, or None and its start time; attribute
+        # values, as _STATE_KEYS / _STATE_KEYS_NO_TX)
         self.states: dict[str, _State] = {}
         self.state_names: dict[str, str] = {}  # state -> its span name
         self.names: list[str] = []
@@ -225,6 +234,11 @@ class _Mach:
 
     def reindex(self) -> None:
         self.names = self.mach.state_names()
+
+    def state_name(self, state: str) -> str:
+        """The span name of a state, cached."""
+        name = self.state_names[state] = f"state:{state}"
+        return name
 
 
 class OtelTracer(Tracer):
@@ -286,13 +300,17 @@ class OtelTracer(Tracer):
             span = self.tracer.start_span(f"mach:{mach.id}", context=ctx, attributes=attrs)
             md = self._machs[mach.id] = _Mach(mach, span, self._direct)
         # states active when tracing starts get their span now
-        t = mach.time()
-        for i, s in enumerate(md.names):
-            if t[i] % 2:
-                self._start_state(md, s, t[i], "", _now())
+        self._run(md, (self._states_at_start, md, list(mach.time()), md.names, _now()))
         if self.log_lines:
             self.bridge_logs(mach)
         return True
+
+    def _run(self, md: _Mach, rec: tuple[Any, ...]) -> None:
+        """Run a span record: on the worker of the spans built directly (in order), or here."""
+        if md.direct is not None:
+            md.direct.put(rec)
+        else:
+            rec[0](rec)
 
     def machine_init(self, machine: Machine) -> None:
         self._start_machine(machine)
@@ -314,13 +332,9 @@ class OtelTracer(Tracer):
             md = self._machs.pop(machine_id, None)
         if md is None:
             return
-        now = _now()
-        for st in md.states.values():
-            self._end_state(md, st, now)
-        md.states.clear()
-        if self._direct is not None:
-            self._direct.flush()  # the spans built directly first: the order of their ends
-        md.span.end()
+        self._run(md, (self._machine_end, md, _now()))
+        if md.direct is not None:
+            md.direct.flush()  # ended when this returns
 
     def shutdown(self) -> None:
         """End every open span (machines still running) and deliver every queued span to the
@@ -340,36 +354,137 @@ class OtelTracer(Tracer):
         flush = getattr(self.provider, "force_flush", None)
         return bool(flush(timeout_millis)) if flush is not None else True
 
+    # ------------------------------------------------------------------ span records
+    # Run in order, on the worker of the spans built directly (or, for live spans, on the
+    # machine's thread); only they touch a machine's open state spans (``_Mach.states``).
+
+    def _states_at_start(self, rec: tuple[Any, ...]) -> None:
+        _, md, t, names, now = rec
+        for i, s in enumerate(names):
+            if t[i] % 2:
+                self._start_state(md, s, t[i], "", now)
+
+    def _machine_end(self, rec: tuple[Any, ...]) -> None:
+        _, md, now = rec
+        for st in md.states.values():
+            self._end_state(md, st, now)
+        md.states.clear()
+        md.span.end()
+
     def _start_state(self, md: _Mach, state: str, tick: int, tx_id: str, now: int) -> None:
         values = (state, tick, tx_id) if tx_id else (state, tick)
-        direct = md.direct
-        if direct is not None:
-            md.states[state] = (None, direct.new_id(), now, values)
+        if md.direct is not None:
+            md.states[state] = (None, now, values)
         else:
             keys = _STATE_KEYS if tx_id else _STATE_KEYS_NO_TX
             span = self.tracer.start_span(
                 f"state:{state}", context=md.ctx, attributes=dict(zip(keys, values, strict=True))
             )
-            md.states[state] = (span, 0, 0, values)
+            md.states[state] = (span, 0, values)
 
     def _end_state(self, md: _Mach, st: _State, now: int) -> None:
-        span, sid, start, values = st
+        span, start, values = st
         if span is not None:
             span.end()
             return
+        direct = md.direct
+        assert direct is not None
+        deliver = direct.route()[0]
+        if deliver is None:
+            return  # no processor: nothing to build
         state = values[0]
-        name = md.state_names.get(state)
-        if name is None:
-            name = md.state_names[state] = f"state:{state}"
-        assert md.direct is not None
-        md.direct.finish(
-            name,
-            sid,
-            md.span_ctx,
-            _STATE_KEYS if len(values) == 3 else _STATE_KEYS_NO_TX,
-            values,
-            start,
-            now,
+        name = md.state_names.get(state) or md.state_name(state)
+        keys = _STATE_KEYS if len(values) == 3 else _STATE_KEYS_NO_TX
+        deliver(direct.build(name, direct.new_id(), md.span_ctx, keys, values, start, now))
+
+    def _tx_end(self, rec: tuple[Any, ...]) -> None:
+        """A transition ended: end and start state spans by its clocks, then its own span."""
+        _, md, names, top, tx_id, now = rec
+        tx = top.tx
+        tb = tx._tb
+        ta = tx._ta
+        added: list[str] = []
+        removed: list[str] = []
+        direct = md.direct
+        deliver: Any = None
+        filt: Any = None
+        if direct is not None:
+            deliver, filt = direct.route()
+        if ta is not tb:
+            # by the clocks: a final handler that raised leaves its states applied, though
+            # the transition is not accepted
+            states = md.states
+            for i in compress(range(len(ta)), map(ne, ta, tb)):
+                s = names[i]
+                was, act = tb[i] % 2, ta[i] % 2
+                if was:
+                    old = states.pop(s, None)
+                    if old is None:
+                        pass
+                    elif direct is None:
+                        self._end_state(md, old, now)
+                    elif deliver is not None:
+                        # _end_state, inlined for the spans built directly
+                        vals = old[2]
+                        keys = _STATE_KEYS if len(vals) == 3 else _STATE_KEYS_NO_TX
+                        sname = md.state_names.get(s) or md.state_name(s)
+                        sid = direct.new_id()
+                        deliver(direct.build(sname, sid, md.span_ctx, keys, vals, old[1], now))
+                if act:
+                    # activated, or a multi state re-activated
+                    added.append(s)
+                    if direct is not None:
+                        states[s] = (None, now, (s, ta[i], tx_id))
+                    else:
+                        self._start_state(md, s, ta[i], tx_id, now)
+                elif was:
+                    removed.append(s)
+        status = _ERR_EXCEPTION if "Exception" in added else top.status
+        result = _RESULT[bool(tx.is_accepted)]
+        span = top.span
+        if span is None:
+            assert direct is not None
+            if deliver is None or (
+                filt is not None and filt.drops_transition(result, added, removed, status)
+            ):
+                return  # no processor, or dropped by the filter: nothing to build
+        mut = tx.mutation
+        name, typ, called = self._name(mut)
+        qt = mut.queue_tick
+        src = mut.source
+        # machine time (the sum of ticks), as the history's queries use it
+        tail = (result, tuple(added), tuple(removed), sum(ta))
+        if src is None:
+            if qt:
+                keys = _TX_KEYS_Q
+                values: tuple[Any, ...] = (md.id, tx_id, typ, called, mut.is_auto, qt, *tail)
+            else:
+                keys = _TX_KEYS[False, False]
+                values = (md.id, tx_id, typ, called, mut.is_auto, *tail)
+        else:
+            keys = _TX_KEYS[bool(qt), True]
+            head = (md.id, tx_id, typ, called, mut.is_auto, *((qt,) if qt else ()))
+            values = (*head, src.mach_id, src.tx_id, *tail)
+        if span is not None:
+            span.set_attributes(dict(zip(keys, values, strict=True)))
+            if status is not None:
+                span.set_status(status)
+            span.end()
+            return
+        assert direct is not None
+        sid = top.sid or direct.new_id()
+        deliver(
+            direct.build(
+                name,
+                sid,
+                top.parent,
+                keys,
+                values,
+                top.start,
+                now,
+                top.links or (),
+                status if status is not None else _UNSET_STATUS,
+            )
         )
 
     # ------------------------------------------------------------------ transitions
@@ -431,14 +546,14 @@ class OtelTracer(Tracer):
             return
         direct = md.direct
         if direct is not None:
-            top = _Tx(tx, None, direct.new_id(), md.span_ctx, _now())
+            top = _Tx(tx, None, direct, md.span_ctx, _now())
         else:
             # the live span gets its attributes at the end (set_attributes keeps their order)
             span = self.tracer.start_span(self._name(mut)[0], context=md.ctx)
-            top = _Tx(tx, span, 0, md.span_ctx, 0)
+            top = _Tx(tx, span, None, md.span_ctx, 0)
         queued = self._queued.pop(id(mut), None)
         if queued is not None and queued[0] is mut:
-            top.links.append(Link(queued[1]))
+            top.links = [Link(queued[1])]
             if top.span is not None:
                 top.span.add_link(queued[1])
         self._local.stack.append(top)
@@ -454,32 +569,7 @@ class OtelTracer(Tracer):
         if not st or st[-1].tx is not tx:
             return
         top = st.pop()
-        mid = tx.machine.id
-        tx_id = tx.id
-        md = self._machs.get(mid)
-        tb = tx._tb
-        ta = tx._ta
-        added: list[str] = []
-        removed: list[str] = []
-        now = _now()
-        if md is not None and ta is not tb:
-            # by the clocks: a final handler that raised leaves its states applied, though
-            # the transition is not accepted
-            states = md.states
-            names = md.names
-            for i in compress(range(len(ta)), map(ne, ta, tb)):
-                s = names[i]
-                was, act = tb[i] % 2, ta[i] % 2
-                if was:
-                    old = states.pop(s, None)
-                    if old is not None:
-                        self._end_state(md, old, now)
-                if act:
-                    # activated, or a multi state re-activated
-                    added.append(s)
-                    self._start_state(md, s, ta[i], tx_id, now)
-                elif was:
-                    removed.append(s)
+        md = self._machs.get(tx.machine.id)
         if self.steps and tx.steps:
             ctx = top.context()
             names = md.names if md is not None else []
@@ -492,57 +582,14 @@ class OtelTracer(Tracer):
                     attributes={A_MACHINE: tx.machine.id, A_STEP_TYPE: str(step.type)},
                     event_name=EV_STEP,
                 )
-        status = _ERR_EXCEPTION if "Exception" in added else top.status
-        result = _RESULT[bool(tx.is_accepted)]
-        span = top.span
-        direct = self._direct
-        if span is None:
-            assert direct is not None
-            deliver, filt = direct.route()
-            if deliver is None or (
-                filt is not None and filt.drops_transition(result, added, removed, status)
-            ):
-                return  # no processor, or dropped by the filter: nothing to build
-        name, typ, called = self._name(mut)
-        qt = mut.queue_tick
-        src = mut.source
-        # machine time (the sum of ticks), as the history's queries use it
-        if src is None:
-            if qt:
-                keys = _TX_KEYS_Q
-                values: tuple[Any, ...] = (
-                    mid, tx_id, typ, called, mut.is_auto, qt,
-                    result, tuple(added), tuple(removed), sum(ta),
-                )  # fmt: skip
-            else:
-                keys = _TX_KEYS[False, False]
-                values = (
-                    mid, tx_id, typ, called, mut.is_auto,
-                    result, tuple(added), tuple(removed), sum(ta),
-                )  # fmt: skip
-        else:
-            keys = _TX_KEYS[bool(qt), True]
-            head = (mid, tx_id, typ, called, mut.is_auto, *((qt,) if qt else ()))
-            tail = (result, tuple(added), tuple(removed), sum(ta))
-            values = (*head, src.mach_id, src.tx_id, *tail)
-        if span is not None:
-            span.set_attributes(dict(zip(keys, values, strict=True)))
-            if status is not None:
-                span.set_status(status)
-            span.end()
+        if md is None:
             return
-        assert direct is not None
-        direct.finish(
-            name,
-            top.sid,
-            top.parent,
-            keys,
-            values,
-            top.start,
-            now,
-            top.links,
-            status if status is not None else _UNSET_STATUS,
-        )
+        # the id is read here: am_core makes it on first read, and other tracers read it too
+        rec = (self._tx_end, md, md.names, top, tx.id, _now())
+        if md.direct is not None:
+            md.direct.put(rec)
+        else:
+            self._tx_end(rec)
 
     # ------------------------------------------------------------------ logs
 
@@ -589,7 +636,7 @@ class TransitionFilter(SpanProcessor):
         self.next.on_start(span, parent_context)
 
     def on_end(self, span: ReadableSpan) -> None:
-        a = span.attributes or {}
+        a: Any = span.attributes or {}
         if A_RESULT in a and self.drops_transition(
             a[A_RESULT],
             a.get(A_ADDED),

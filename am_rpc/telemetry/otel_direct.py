@@ -11,9 +11,10 @@ of a sampled local parent (the default ``ParentBased(ALWAYS_ON)``), with span li
 attributes fit in, and no SDK self-metrics configured. Processors' ``on_start`` is not called for
 these spans (docs/telemetry.md#cost).
 
-With ``background=True`` the machine's thread only appends a compact record (ids, times, names,
-attribute values) to a queue; a worker thread builds the spans and feeds the processors, in the
-order the records were made. The queue is bounded: when it is full, the machine's thread
+With ``background=True`` the machine's thread only appends a compact record (the transition,
+its span's start and end time) to a queue; a worker thread runs the records in the order they
+were made: it works out the state spans a transition ended and started, builds the spans and
+feeds the processors. The queue is bounded: when it is full, the machine's thread
 delivers the queue itself (back-pressure; no span is dropped). ``flush()`` delivers everything
 queued on the calling thread.
 """
@@ -43,12 +44,6 @@ _MAX_ATTRS = 16
 _SPAN_ID_MAX = 2**64 - 1
 _new_tuple = tuple.__new__
 
-# a queued span: name, span id, parent context, attribute keys, attribute values, start, end,
-# links, status
-Record = tuple[
-    str, int, SpanContext, tuple[str, ...], tuple[Any, ...], int, int, Sequence[Link], Status
-]
-
 # the worker: how often it delivers what is queued, how many records wake it early, and how
 # many the queue holds before the machine's thread delivers them itself
 INTERVAL = 0.05
@@ -59,7 +54,7 @@ BOUND = 65536
 def span_context(parent: SpanContext, span_id: int) -> SpanContext:
     """A child context of ``parent`` (its trace, flags and state), what the default sampler
     gives a child of a sampled local parent; without ``SpanContext``'s argument checks."""
-    return _new_tuple(  # type: ignore[no-any-return]
+    return _new_tuple(
         SpanContext,
         (parent[0], span_id, False, parent[3], parent[4], 0 < span_id <= _SPAN_ID_MAX),
     )
@@ -88,7 +83,7 @@ class DirectSpans:
         # the processors as last seen, and where a span goes: (on_end or None, filter or None)
         self._seen: Any = object()
         self._route: tuple[Callable[[ReadableSpan], None] | None, Any] = (None, None)
-        self._queue: deque[Record] = deque()
+        self._queue: deque[tuple[Any, ...]] = deque()
         self._drain_lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -135,7 +130,7 @@ class DirectSpans:
         if not procs:
             route: tuple[Any, Any] = (None, None)
         elif len(procs) == 1:
-            only = procs[0]
+            only: Any = procs[0]
             drops = getattr(only, "drops_transition", None)
             route = (only.next.on_end, only) if drops is not None else (only.on_end, None)
         else:
@@ -178,30 +173,19 @@ class DirectSpans:
             self.scope,
         )
 
-    def finish(
-        self,
-        name: str,
-        span_id: int,
-        parent: SpanContext,
-        keys: tuple[str, ...],
-        values: tuple[Any, ...],
-        start: int,
-        end: int,
-        links: Sequence[Link] = (),
-        status: Status = _UNSET,
-    ) -> None:
-        """A finished span: delivered now, or queued for the worker (``background``)."""
+    def put(self, rec: tuple[Any, ...]) -> None:
+        """Run a record ``(handler, ...)`` as ``handler(rec)``: queued for the worker
+        (``background``), else now; records run one at a time, in the order they were put."""
         if self.background:
             q = self._queue
-            q.append((name, span_id, parent, keys, values, start, end, links, status))
+            q.append(rec)
             if len(q) >= BATCH:
                 self._kick()
             elif self._thread is None:
                 self._start()
             return
-        deliver = self.route()[0]
-        if deliver is not None:
-            deliver(self.build(name, span_id, parent, keys, values, start, end, links, status))
+        with self._drain_lock:
+            rec[0](rec)
 
     # ------------------------------------------------------------------ the worker
 
@@ -226,20 +210,17 @@ class DirectSpans:
             t.start()
 
     def flush(self) -> None:
-        """Build and deliver every queued span on this thread, in order."""
+        """Run every queued record on this thread, in order (their spans are delivered when
+        this returns)."""
         q = self._queue
         with self._drain_lock:
-            deliver = self.route()[0]
-            build = self.build
             pop = q.popleft
             while q:
                 rec = pop()
-                if deliver is None:
-                    continue
                 try:
-                    deliver(build(*rec))
-                except Exception:  # a processor's error must not stop the others' spans
-                    _log.exception("span processor failed")
+                    rec[0](rec)
+                except Exception:  # one failing span (a processor's error) must not stop the rest
+                    _log.exception("span record failed")
 
     def stop(self) -> None:
         """Deliver the queue and stop the worker (a later span starts it again)."""
