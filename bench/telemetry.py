@@ -192,7 +192,10 @@ def otlp_cost(n: int, chunks: int) -> tuple[float, float]:
         case = toggle(n, _otel(exporter))
         case[0]()
         got = best_costs({"otlp": case}, chunks)["otlp"]
-        exporter.shutdown()
+        flush = case[1]
+        assert flush is not None
+        flush.__self__.shutdown()  # type: ignore[attr-defined]  # the tracer's: queue, spans
+        flush.__self__.provider.shutdown()  # type: ignore[attr-defined]
         return got
     finally:
         recv.terminate()

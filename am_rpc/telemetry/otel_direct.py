@@ -47,7 +47,7 @@ _new_tuple = tuple.__new__
 # the worker: how often it delivers what is queued, how many records wake it early, and how
 # many the queue holds before the machine's thread delivers them itself
 INTERVAL = 0.05
-BATCH = 4096
+BATCH = 512
 BOUND = 65536
 
 
