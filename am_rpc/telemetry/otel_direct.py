@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import random
 import threading
 import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan, SynchronousMultiSpanProcessor
@@ -93,6 +95,7 @@ class DirectSpans:
             # at exit, before the provider shuts down: atexit runs in reverse order, and the
             # provider registered its hook when it was made, before this tracer
             atexit.register(_stop_at_exit, weakref.ref(self))
+            os.register_at_fork(after_in_child=partial(_after_fork, weakref.ref(self)))
 
     @staticmethod
     def for_tracer(tracer: Any, background: bool = False) -> DirectSpans | None:
@@ -251,6 +254,16 @@ def _work(ref: weakref.ref[DirectSpans]) -> None:
         if ds._stop:
             return
         del ds
+
+
+def _after_fork(ref: weakref.ref[DirectSpans]) -> None:
+    """In a forked child: no worker runs there yet, and no lock may be held."""
+    ds = ref()
+    if ds is not None:
+        ds._thread = None
+        ds._drain_lock = threading.Lock()
+        ds._start_lock = threading.Lock()
+        ds._wake = threading.Event()
 
 
 def _stop_at_exit(ref: weakref.ref[DirectSpans]) -> None:

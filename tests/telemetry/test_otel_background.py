@@ -198,3 +198,49 @@ def test_queued_spans_are_exported_at_exit() -> None:
     lines = done.stdout.splitlines()
     assert lines.count("tx:[add] A") == 500 and lines.count("tx:[add] B") == 500
     assert lines.count("state:A") == 500  # each B ended an A
+
+
+FORK = """
+import os, time
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from am_core import Machine, State
+from am_rpc.telemetry.otel import OtelTracer
+
+exp = InMemorySpanExporter()
+tp = TracerProvider()
+tp.add_span_processor(SimpleSpanProcessor(exp))
+m = Machine({"A": State(remove=["B"]), "B": State(remove=["A"])}, id="forked")
+OtelTracer(tp).trace(m)
+m.add1("A")
+while not exp.get_finished_spans():  # the parent's worker ran
+    time.sleep(0.01)
+pid = os.fork()
+if pid == 0:
+    exp.clear()
+    for _ in range(10):
+        m.add1("B")
+        m.add1("A")
+    tx = []
+    deadline = time.monotonic() + 30
+    while len(tx) < 20 and time.monotonic() < deadline:
+        time.sleep(0.01)
+        tx = [s for s in exp.get_finished_spans() if s.name.startswith("tx:")]
+    print("child", len(tx), flush=True)
+    os._exit(0)
+os.waitpid(pid, 0)
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_forked_child_gets_its_own_worker() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", FORK],
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "child 20" in done.stdout.splitlines(), done.stdout
