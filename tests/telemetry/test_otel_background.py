@@ -244,3 +244,40 @@ def test_a_forked_child_gets_its_own_worker() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "child 20" in done.stdout.splitlines(), done.stdout
+
+
+def test_the_filter_decides_alike_before_and_after_building() -> None:
+    """Alone, TransitionFilter's decision is taken before a span is built; once another
+    processor is added (the tracer notices), it sees built spans and keeps the same kind."""
+    from am_rpc.telemetry.otel import TransitionFilter
+
+    alone = InMemorySpanExporter()
+    tp1 = TracerProvider()
+    tp1.add_span_processor(TransitionFilter(SimpleSpanProcessor(alone)))
+    t1 = OtelTracer(tp1)
+    filtered, everything = InMemorySpanExporter(), InMemorySpanExporter()
+    tp2 = TracerProvider()
+    tp2.add_span_processor(TransitionFilter(SimpleSpanProcessor(filtered)))
+    t2 = OtelTracer(tp2)
+    _workload(t1)
+    _workload(t2)
+    t1.force_flush()
+    t2.force_flush()
+    # the same run, the same spans kept (the filter alone decided before building)
+    want = [s.name for s in alone.get_finished_spans()]
+    assert [s.name for s in filtered.get_finished_spans()] == want
+    assert len(want) > N
+    tp2.add_span_processor(SimpleSpanProcessor(everything))
+    m = Machine({"X": State(), "Y": State(require=["Z"]), "Z": State()}, id="later")
+    t2.trace(m)
+    m.add1("X")
+    m.add1("Y")  # canceled: kept by the unfiltered processor only
+    for t in (t1, t2):
+        t.shutdown()
+    assert not any(
+        s.attributes.get("am.tx.result") == "canceled" for s in alone.get_finished_spans()
+    )
+    later = [s.name for s in everything.get_finished_spans()]
+    assert "tx:[add] X" in later and "tx:[add] Y" in later and "mach:later" in later
+    kept = [s.name for s in filtered.get_finished_spans()]
+    assert "tx:[add] X" in kept and "tx:[add] Y" not in kept
