@@ -13,6 +13,9 @@ The span tree (docs/telemetry.md#opentelemetry):
 Handler errors, transition steps and the machine's log lines are OTel log records carrying the
 trace context of their transition (the span-event API is being deprecated). ``TransitionFilter``
 is a span processor dropping canceled and empty transitions before export.
+
+With the SDK's default sampler the spans are built finished, by default off the machine's thread
+(otel_direct.py, docs/telemetry.md#cost): ``force_flush`` / ``shutdown`` deliver what is queued.
 """
 
 from __future__ import annotations
