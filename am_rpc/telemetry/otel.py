@@ -36,14 +36,14 @@ from opentelemetry import trace
 from opentelemetry._logs import Logger, LoggerProvider, SeverityNumber, get_logger_provider
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, Status, StatusCode
+from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.trace import Span as TSpan
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from am_core import ARG_EXCEPTION, LogLevel, MutationType, Tracer
 from am_rpc import trace_context
 
-from .otel_direct import DirectSpans, span_context
+from .otel_direct import SPAN_ID_MAX, DirectSpans, span_context
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -90,18 +90,11 @@ _ERR_EXCEPTION = Status(StatusCode.ERROR, "Exception")
 _RESULT = {True: "executed", False: "canceled"}
 _UNSET_STATUS = Status(StatusCode.UNSET)
 _now = time.time_ns
-# attribute keys of the spans built directly, by shape (the order the live path sets them in)
+_new_tuple = tuple.__new__
+_INTERNAL = SpanKind.INTERNAL
+# attribute keys of a state span, with and without the activating transition
 _STATE_KEYS: tuple[str, ...] = (A_STATE, A_TICK, A_TX_ID)
 _STATE_KEYS_NO_TX: tuple[str, ...] = (A_STATE, A_TICK)
-_TX_HEAD = (A_MACHINE, A_TX_ID, A_TX_TYPE, A_CALLED, A_AUTO)
-_TX_TAIL = (A_RESULT, A_ADDED, A_REMOVED, A_TIME_AFTER)
-_TX_KEYS = {
-    (False, False): (*_TX_HEAD, *_TX_TAIL),
-    (True, False): (*_TX_HEAD, A_QUEUE_TICK, *_TX_TAIL),
-    (False, True): (*_TX_HEAD, A_SOURCE_MACHINE, A_SOURCE_TX, *_TX_TAIL),
-    (True, True): (*_TX_HEAD, A_QUEUE_TICK, A_SOURCE_MACHINE, A_SOURCE_TX, *_TX_TAIL),
-}
-_TX_KEYS_Q = _TX_KEYS[True, False]
 
 
 class _Current:
@@ -427,12 +420,39 @@ class OtelTracer(Tracer):
                     elif direct is None:
                         self._end_state(md, old, now)
                     elif deliver is not None:
-                        # _end_state, inlined for the spans built directly
+                        # _end_state and DirectSpans.build, inlined for the spans built directly
                         vals = old[2]
-                        keys = _STATE_KEYS if len(vals) == 3 else _STATE_KEYS_NO_TX
-                        sname = md.state_names.get(s) or md.state_name(s)
+                        pctx = md.span_ctx
                         sid = direct.new_id()
-                        deliver(direct.build(sname, sid, md.span_ctx, keys, vals, old[1], now))
+                        deliver(
+                            ReadableSpan(
+                                md.state_names.get(s) or md.state_name(s),
+                                _new_tuple(
+                                    SpanContext,
+                                    (
+                                        pctx[0],
+                                        sid,
+                                        False,
+                                        pctx[3],
+                                        pctx[4],
+                                        0 < sid <= SPAN_ID_MAX,
+                                    ),
+                                ),
+                                pctx,
+                                direct.resource,
+                                {A_STATE: s, A_TICK: vals[1], A_TX_ID: vals[2]}
+                                if len(vals) == 3
+                                else {A_STATE: s, A_TICK: vals[1]},
+                                (),
+                                (),
+                                _INTERNAL,
+                                direct.info,
+                                _UNSET_STATUS,
+                                old[1],
+                                now,
+                                direct.scope,
+                            )
+                        )
                 if act:
                     # activated, or a multi state re-activated
                     added.append(s)
@@ -455,38 +475,50 @@ class OtelTracer(Tracer):
         name, typ, called = self._name(mut)
         qt = mut.queue_tick
         src = mut.source
+        attrs: dict[str, Any] = {
+            A_MACHINE: md.id,
+            A_TX_ID: tx_id,
+            A_TX_TYPE: typ,
+            A_CALLED: called,
+            A_AUTO: mut.is_auto,
+        }
+        if qt:
+            attrs[A_QUEUE_TICK] = qt
+        if src is not None:
+            attrs[A_SOURCE_MACHINE] = src.mach_id
+            attrs[A_SOURCE_TX] = src.tx_id
+        attrs[A_RESULT] = result
+        attrs[A_ADDED] = tuple(added)
+        attrs[A_REMOVED] = tuple(removed)
         # machine time (the sum of ticks), as the history's queries use it
-        tail = (result, tuple(added), tuple(removed), sum(ta))
-        if src is None:
-            if qt:
-                keys = _TX_KEYS_Q
-                values: tuple[Any, ...] = (md.id, tx_id, typ, called, mut.is_auto, qt, *tail)
-            else:
-                keys = _TX_KEYS[False, False]
-                values = (md.id, tx_id, typ, called, mut.is_auto, *tail)
-        else:
-            keys = _TX_KEYS[bool(qt), True]
-            head = (md.id, tx_id, typ, called, mut.is_auto, *((qt,) if qt else ()))
-            values = (*head, src.mach_id, src.tx_id, *tail)
+        attrs[A_TIME_AFTER] = sum(ta)
         if span is not None:
-            span.set_attributes(dict(zip(keys, values, strict=True)))
+            span.set_attributes(attrs)
             if status is not None:
                 span.set_status(status)
             span.end()
             return
         assert direct is not None
         sid = top.sid or direct.new_id()
+        pctx = top.parent
+        # DirectSpans.build, inlined (this runs once per transition)
         deliver(
-            direct.build(
+            ReadableSpan(
                 name,
-                sid,
-                top.parent,
-                keys,
-                values,
+                _new_tuple(
+                    SpanContext, (pctx[0], sid, False, pctx[3], pctx[4], 0 < sid <= SPAN_ID_MAX)
+                ),
+                pctx,
+                direct.resource,
+                attrs,
+                (),
+                top.links or (),
+                _INTERNAL,
+                direct.info,
+                status if status is not None else _UNSET_STATUS,
                 top.start,
                 now,
-                top.links or (),
-                status if status is not None else _UNSET_STATUS,
+                direct.scope,
             )
         )
 

@@ -43,7 +43,7 @@ _UNSET = Status(StatusCode.UNSET)
 _INTERNAL = SpanKind.INTERNAL
 # the most attributes one of our spans carries (a transition span: 11)
 _MAX_ATTRS = 16
-_SPAN_ID_MAX = 2**64 - 1
+SPAN_ID_MAX = 2**64 - 1
 _new_tuple = tuple.__new__
 
 # the worker: how often it delivers what is queued, how many records wake it early, and how
@@ -58,7 +58,7 @@ def span_context(parent: SpanContext, span_id: int) -> SpanContext:
     gives a child of a sampled local parent; without ``SpanContext``'s argument checks."""
     return _new_tuple(
         SpanContext,
-        (parent[0], span_id, False, parent[3], parent[4], 0 < span_id <= _SPAN_ID_MAX),
+        (parent[0], span_id, False, parent[3], parent[4], 0 < span_id <= SPAN_ID_MAX),
     )
 
 
@@ -157,7 +157,7 @@ class DirectSpans:
     ) -> ReadableSpan:
         ctx = _new_tuple(
             SpanContext,
-            (parent[0], span_id, False, parent[3], parent[4], 0 < span_id <= _SPAN_ID_MAX),
+            (parent[0], span_id, False, parent[3], parent[4], 0 < span_id <= SPAN_ID_MAX),
         )
         return ReadableSpan(
             name,
