@@ -86,7 +86,8 @@ class DirectSpans:
         self._seen: Any = object()
         self._route: tuple[Callable[[ReadableSpan], None] | None, Any] = (None, None)
         self._queue: deque[tuple[Any, ...]] = deque()
-        self._drain_lock = threading.Lock()
+        # re-entrant: a processor may mutate a traced machine while records run
+        self._drain_lock = threading.RLock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._stop = False
@@ -261,7 +262,7 @@ def _after_fork(ref: weakref.ref[DirectSpans]) -> None:
     ds = ref()
     if ds is not None:
         ds._thread = None
-        ds._drain_lock = threading.Lock()
+        ds._drain_lock = threading.RLock()
         ds._start_lock = threading.Lock()
         ds._wake = threading.Event()
 
