@@ -13,6 +13,9 @@ The span tree (docs/telemetry.md#opentelemetry):
 Handler errors, transition steps and the machine's log lines are OTel log records carrying the
 trace context of their transition (the span-event API is being deprecated). ``TransitionFilter``
 is a span processor dropping canceled and empty transitions before export.
+
+With the SDK's default sampler the spans are built finished, by default off the machine's thread
+(otel_direct.py, docs/telemetry.md#cost): ``force_flush`` / ``shutdown`` deliver what is queued.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator, Sequence
+from itertools import compress
+from operator import ne
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
@@ -31,14 +36,14 @@ from opentelemetry import trace
 from opentelemetry._logs import Logger, LoggerProvider, SeverityNumber, get_logger_provider
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, Status, StatusCode
+from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.trace import Span as TSpan
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from am_core import ARG_EXCEPTION, LogLevel, MutationType, Tracer
 from am_rpc import trace_context
 
-from .otel_direct import DirectSpans
+from .otel_direct import SPAN_ID_MAX, DirectSpans, span_context
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -85,6 +90,11 @@ _ERR_EXCEPTION = Status(StatusCode.ERROR, "Exception")
 _RESULT = {True: "executed", False: "canceled"}
 _UNSET_STATUS = Status(StatusCode.UNSET)
 _now = time.time_ns
+_new_tuple = tuple.__new__
+_INTERNAL = SpanKind.INTERNAL
+# attribute keys of a state span, with and without the activating transition
+_STATE_KEYS: tuple[str, ...] = (A_STATE, A_TICK, A_TX_ID)
+_STATE_KEYS_NO_TX: tuple[str, ...] = (A_STATE, A_TICK)
 
 
 class _Current:
@@ -93,7 +103,21 @@ class _Current:
     tracers: weakref.WeakSet[OtelTracer] = weakref.WeakSet()
 
 
-_remote = threading.local()  # .ctx: the SpanContext of a received traceparent, while it runs
+class _Remote(threading.local):
+    """.ctx: the SpanContext of a received traceparent, while it runs (a class default: reading
+    it unset costs no exception)."""
+
+    ctx: SpanContext | None = None
+
+
+class _Local(threading.local):
+    """.stack: the open transitions of this thread, innermost last."""
+
+    def __init__(self) -> None:
+        self.stack: list[_Tx] = []
+
+
+_remote = _Remote()
 _propagator = TraceContextTextMapPropagator()
 
 
@@ -103,7 +127,7 @@ def _outgoing() -> str | None:
     ctx = trace.get_current_span().get_span_context()
     if not ctx.is_valid:
         for t in list(_Current.tracers):
-            st = getattr(t._local, "stack", None)
+            st = t._local.stack
             if st:
                 ctx = st[-1].ctx
                 break
@@ -117,7 +141,7 @@ def _incoming(traceparent: str) -> Iterator[None]:
     """Run a received mutation with the caller's span context set for this thread."""
     got = trace.get_current_span(_propagator.extract({"traceparent": traceparent}))
     ctx = got.get_span_context()
-    prev = getattr(_remote, "ctx", None)
+    prev = _remote.ctx
     _remote.ctx = ctx if ctx.is_valid else None
     try:
         yield
@@ -128,35 +152,38 @@ def _incoming(traceparent: str) -> Iterator[None]:
 trace_context.register(_outgoing, _incoming)
 
 
-class _State:
-    """An open state span: a live SDK span, or (direct) its context, start time and attributes."""
-
-    __slots__ = ("attrs", "ctx", "span", "start")
-
-    def __init__(
-        self, span: TSpan | None, ctx: SpanContext, start: int, attrs: dict[str, Any]
-    ) -> None:
-        self.span = span
-        self.ctx = ctx
-        self.start = start
-        self.attrs = attrs
-
-
 class _Tx:
-    """An open transition span (see ``_State``); ``status`` set by a handler error."""
+    """An open transition span: a live SDK span, or (direct) its start time and, once asked for
+    (a link, a log record, a traceparent) or built, its id; ``status`` set by a handler error."""
 
-    __slots__ = ("ctx", "links", "parent", "span", "start", "status", "tx")
+    __slots__ = ("_ctx", "direct", "links", "parent", "sid", "span", "start", "status", "tx")
 
     def __init__(
-        self, tx: Transition, span: TSpan | None, ctx: SpanContext, parent: SpanContext, start: int
+        self,
+        tx: Transition,
+        span: TSpan | None,
+        direct: DirectSpans | None,
+        parent: SpanContext,
+        start: int,
     ) -> None:
         self.tx = tx
         self.span = span
-        self.ctx = ctx
+        self.direct = direct
+        self.sid = 0
         self.parent = parent
         self.start = start
-        self.links: list[Link] = []
+        self._ctx: SpanContext | None = span.get_span_context() if span is not None else None
+        self.links: list[Link] | None = None
         self.status: Status | None = None
+
+    @property
+    def ctx(self) -> SpanContext:
+        ctx = self._ctx
+        if ctx is None:
+            assert self.direct is not None
+            self.sid = self.direct.new_id()
+            ctx = self._ctx = span_context(self.parent, self.sid)
+        return ctx
 
     def context(self) -> Context:
         """An OTel context with this span current (for log records)."""
@@ -164,42 +191,50 @@ class _Tx:
         return trace.set_span_in_context(span)
 
 
+_State = tuple[TSpan | None, int, tuple[Any, ...]]
+
+
 class _Mach:
     """Per-machine spans."""
 
     __slots__ = (
-        "child",
         "ctx",
         "direct",
-        "idx",
+        "id",
         "mach",
         "names",
         "span",
         "span_ctx",
+        "state_names",
         "states",
-        "touched",
     )
 
     def __init__(self, mach: Machine, span: TSpan, direct: DirectSpans | None) -> None:
         self.mach = mach
+        self.id = mach.id
         self.span = span
         self.span_ctx = span.get_span_context()
         self.ctx = trace.set_span_in_context(span)
         # children built directly: only under a sampled span (the default sampler's choice)
         self.direct = (
-            direct is not None and self.span_ctx.is_valid and self.span_ctx.trace_flags.sampled
+            direct
+            if direct is not None and self.span_ctx.is_valid and self.span_ctx.trace_flags.sampled
+            else None
         )
-        self.child = direct.children_of(self.span_ctx) if self.direct and direct else None
+        # open state spans: state -> (a live span, or None and its start time; attribute
+        # values, as _STATE_KEYS / _STATE_KEYS_NO_TX)
         self.states: dict[str, _State] = {}
+        self.state_names: dict[str, str] = {}  # state -> its span name
         self.names: list[str] = []
-        self.idx: dict[str, int] = {}
         self.reindex()
 
     def reindex(self) -> None:
-        # (states before, target) -> sorted indexes of the states a transition can change
-        self.touched: dict[tuple[tuple[str, ...], tuple[str, ...]], list[int]] = {}
         self.names = self.mach.state_names()
-        self.idx = {s: i for i, s in enumerate(self.names)}
+
+    def state_name(self, state: str) -> str:
+        """The span name of a state, cached."""
+        name = self.state_names[state] = f"state:{state}"
+        return name
 
 
 class OtelTracer(Tracer):
@@ -212,11 +247,14 @@ class OtelTracer(Tracer):
         parent: Context | None = None,
         steps: bool = True,
         log_lines: bool = True,
+        background: bool = True,
     ) -> None:
         tp = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
         lp = logger_provider if logger_provider is not None else get_logger_provider()
+        self.provider = tp
         self.tracer = tp.get_tracer(SCOPE)
-        self._direct = DirectSpans.for_tracer(self.tracer)
+        # spans built directly (docs/telemetry.md#cost); off the machine's thread by default
+        self._direct = DirectSpans.for_tracer(self.tracer, background)
         # (type, called) -> (span name, type attribute, called attribute)
         self._names: dict[tuple[int, tuple[str, ...]], tuple[str, str, tuple[str, ...]]] = {}
         self.logger: Logger = lp.get_logger(SCOPE)
@@ -225,7 +263,7 @@ class OtelTracer(Tracer):
         self.log_lines = log_lines
         self._lock = threading.RLock()
         self._machs: dict[str, _Mach] = {}
-        self._local = threading.local()
+        self._local = _Local()
         # id(mutation) -> (mutation, context of the transition that queued it)
         self._queued: dict[int, tuple[Mutation, SpanContext]] = {}
         _Current.tracers.add(self)
@@ -258,13 +296,17 @@ class OtelTracer(Tracer):
             span = self.tracer.start_span(f"mach:{mach.id}", context=ctx, attributes=attrs)
             md = self._machs[mach.id] = _Mach(mach, span, self._direct)
         # states active when tracing starts get their span now
-        t = mach.time()
-        for i, s in enumerate(md.names):
-            if t[i] % 2:
-                self._start_state(md, s, t[i], "")
+        self._run(md, (self._states_at_start, md, list(mach.time()), md.names, _now()))
         if self.log_lines:
             self.bridge_logs(mach)
         return True
+
+    def _run(self, md: _Mach, rec: tuple[Any, ...]) -> None:
+        """Run a span record: on the worker of the spans built directly (in order), or here."""
+        if md.direct is not None:
+            md.direct.put(rec)
+        else:
+            rec[0](rec)
 
     def machine_init(self, machine: Machine) -> None:
         self._start_machine(machine)
@@ -286,51 +328,206 @@ class OtelTracer(Tracer):
             md = self._machs.pop(machine_id, None)
         if md is None:
             return
-        for st in md.states.values():
-            self._end_state(md, st)
-        md.states.clear()
-        md.span.end()
+        self._run(md, (self._machine_end, md, _now()))
+        if md.direct is not None:
+            md.direct.flush()  # ended when this returns
 
     def shutdown(self) -> None:
-        """End every open span (machines still running)."""
+        """End every open span (machines still running) and deliver every queued span to the
+        provider's processors."""
         with self._lock:
             ids = list(self._machs)
         for mid in reversed(ids):  # children first
             self.machine_dispose(mid)
+        if self._direct is not None:
+            self._direct.stop()
 
-    def _start_state(self, md: _Mach, state: str, tick: int, tx_id: str) -> None:
-        attrs: dict[str, Any] = {A_STATE: state, A_TICK: tick}
-        if tx_id:
-            attrs[A_TX_ID] = tx_id
-        child = md.child
-        if child is not None:
-            md.states[state] = _State(None, child(), _now(), attrs)
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Deliver the queued spans to the processors, then flush the provider (its exporters).
+        ``TracerProvider.force_flush`` alone does not see spans still queued here."""
+        if self._direct is not None:
+            self._direct.flush()
+        flush = getattr(self.provider, "force_flush", None)
+        return bool(flush(timeout_millis)) if flush is not None else True
+
+    # ------------------------------------------------------------------ span records
+    # Run in order, on the worker of the spans built directly (or, for live spans, on the
+    # machine's thread); only they touch a machine's open state spans (``_Mach.states``).
+
+    def _states_at_start(self, rec: tuple[Any, ...]) -> None:
+        _, md, t, names, now = rec
+        for i, s in enumerate(names):
+            if t[i] % 2:
+                self._start_state(md, s, t[i], "", now)
+
+    def _machine_end(self, rec: tuple[Any, ...]) -> None:
+        _, md, now = rec
+        for st in md.states.values():
+            self._end_state(md, st, now)
+        md.states.clear()
+        md.span.end()
+
+    def _start_state(self, md: _Mach, state: str, tick: int, tx_id: str, now: int) -> None:
+        values = (state, tick, tx_id) if tx_id else (state, tick)
+        if md.direct is not None:
+            md.states[state] = (None, now, values)
         else:
-            span = self.tracer.start_span(f"state:{state}", context=md.ctx, attributes=attrs)
-            md.states[state] = _State(span, span.get_span_context(), 0, attrs)
+            keys = _STATE_KEYS if tx_id else _STATE_KEYS_NO_TX
+            span = self.tracer.start_span(
+                f"state:{state}", context=md.ctx, attributes=dict(zip(keys, values, strict=True))
+            )
+            md.states[state] = (span, 0, values)
 
-    def _end_state(self, md: _Mach, st: _State) -> None:
-        if st.span is not None:
-            st.span.end()
+    def _end_state(self, md: _Mach, st: _State, now: int) -> None:
+        span, start, values = st
+        if span is not None:
+            span.end()
             return
-        assert self._direct is not None
-        self._direct.finish(
-            f"state:{st.attrs[A_STATE]}", st.ctx, md.span_ctx, st.attrs, st.start, _now()
+        direct = md.direct
+        assert direct is not None
+        deliver = direct.route()[0]
+        if deliver is None:
+            return  # no processor: nothing to build
+        state = values[0]
+        name = md.state_names.get(state) or md.state_name(state)
+        keys = _STATE_KEYS if len(values) == 3 else _STATE_KEYS_NO_TX
+        deliver(direct.build(name, direct.new_id(), md.span_ctx, keys, values, start, now))
+
+    def _tx_end(self, rec: tuple[Any, ...]) -> None:
+        """A transition ended: end and start state spans by its clocks, then its own span."""
+        _, md, names, top, tx_id, now = rec
+        tx = top.tx
+        tb = tx._tb
+        ta = tx._ta
+        added: list[str] = []
+        removed: list[str] = []
+        direct = md.direct
+        deliver: Any = None
+        filt: Any = None
+        if direct is not None:
+            deliver, filt = direct.route()
+        if ta is not tb:
+            # by the clocks: a final handler that raised leaves its states applied, though
+            # the transition is not accepted
+            states = md.states
+            for i in compress(range(len(ta)), map(ne, ta, tb)):
+                s = names[i]
+                was, act = tb[i] % 2, ta[i] % 2
+                if was:
+                    old = states.pop(s, None)
+                    if old is None:
+                        pass
+                    elif direct is None:
+                        self._end_state(md, old, now)
+                    elif deliver is not None:
+                        # _end_state and DirectSpans.build, inlined for the spans built directly
+                        vals = old[2]
+                        pctx = md.span_ctx
+                        sid = direct.new_id()
+                        deliver(
+                            ReadableSpan(
+                                md.state_names.get(s) or md.state_name(s),
+                                _new_tuple(
+                                    SpanContext,
+                                    (
+                                        pctx[0],
+                                        sid,
+                                        False,
+                                        pctx[3],
+                                        pctx[4],
+                                        0 < sid <= SPAN_ID_MAX,
+                                    ),
+                                ),
+                                pctx,
+                                direct.resource,
+                                {A_STATE: s, A_TICK: vals[1], A_TX_ID: vals[2]}
+                                if len(vals) == 3
+                                else {A_STATE: s, A_TICK: vals[1]},
+                                (),
+                                (),
+                                _INTERNAL,
+                                direct.info,
+                                _UNSET_STATUS,
+                                old[1],
+                                now,
+                                direct.scope,
+                            )
+                        )
+                if act:
+                    # activated, or a multi state re-activated
+                    added.append(s)
+                    if direct is not None:
+                        states[s] = (None, now, (s, ta[i], tx_id))
+                    else:
+                        self._start_state(md, s, ta[i], tx_id, now)
+                elif was:
+                    removed.append(s)
+        status = _ERR_EXCEPTION if "Exception" in added else top.status
+        result = _RESULT[bool(tx.is_accepted)]
+        span = top.span
+        if span is None:
+            assert direct is not None
+            if deliver is None or (
+                filt is not None and filt.drops_transition(result, added, removed, status)
+            ):
+                return  # no processor, or dropped by the filter: nothing to build
+        mut = tx.mutation
+        name, typ, called = self._name(mut)
+        qt = mut.queue_tick
+        src = mut.source
+        attrs: dict[str, Any] = {
+            A_MACHINE: md.id,
+            A_TX_ID: tx_id,
+            A_TX_TYPE: typ,
+            A_CALLED: called,
+            A_AUTO: mut.is_auto,
+        }
+        if qt:
+            attrs[A_QUEUE_TICK] = qt
+        if src is not None:
+            attrs[A_SOURCE_MACHINE] = src.mach_id
+            attrs[A_SOURCE_TX] = src.tx_id
+        attrs[A_RESULT] = result
+        attrs[A_ADDED] = tuple(added)
+        attrs[A_REMOVED] = tuple(removed)
+        # machine time (the sum of ticks), as the history's queries use it
+        attrs[A_TIME_AFTER] = sum(ta)
+        if span is not None:
+            span.set_attributes(attrs)
+            if status is not None:
+                span.set_status(status)
+            span.end()
+            return
+        assert direct is not None
+        sid = top.sid or direct.new_id()
+        pctx = top.parent
+        # DirectSpans.build, inlined (this runs once per transition)
+        deliver(
+            ReadableSpan(
+                name,
+                _new_tuple(
+                    SpanContext, (pctx[0], sid, False, pctx[3], pctx[4], 0 < sid <= SPAN_ID_MAX)
+                ),
+                pctx,
+                direct.resource,
+                attrs,
+                (),
+                top.links or (),
+                _INTERNAL,
+                direct.info,
+                status if status is not None else _UNSET_STATUS,
+                top.start,
+                now,
+                direct.scope,
+            )
         )
 
     # ------------------------------------------------------------------ transitions
 
-    def _stack(self) -> list[_Tx]:
-        try:
-            st: list[_Tx] = self._local.stack
-        except AttributeError:
-            st = self._local.stack = []
-        return st
-
     def mutation_queued(self, machine: Machine, mutation: Mutation) -> None:
-        st = self._stack()
+        st = self._local.stack
         if not st or mutation.is_check:
-            remote = getattr(_remote, "ctx", None)
+            remote = _remote.ctx
             if remote is not None and not mutation.is_check:
                 # a mutation received over aRPC with a traceparent: link its transition to it
                 q = self._queued
@@ -382,19 +579,19 @@ class OtelTracer(Tracer):
         md = self._machs.get(tx.machine.id)
         if md is None:
             return
-        child = md.child
-        if child is not None:
-            top = _Tx(tx, None, child(), md.span_ctx, _now())
+        direct = md.direct
+        if direct is not None:
+            top = _Tx(tx, None, direct, md.span_ctx, _now())
         else:
             # the live span gets its attributes at the end (set_attributes keeps their order)
             span = self.tracer.start_span(self._name(mut)[0], context=md.ctx)
-            top = _Tx(tx, span, span.get_span_context(), md.span_ctx, 0)
+            top = _Tx(tx, span, None, md.span_ctx, 0)
         queued = self._queued.pop(id(mut), None)
         if queued is not None and queued[0] is mut:
-            top.links.append(Link(queued[1]))
+            top.links = [Link(queued[1])]
             if top.span is not None:
                 top.span.add_link(queued[1])
-        self._stack().append(top)
+        self._local.stack.append(top)
         if queued is None and "Exception" in mut.called:
             # add_err outside of a handler: reported on its own transition
             self._report_error(md.mach, mut, top)
@@ -403,63 +600,11 @@ class OtelTracer(Tracer):
         mut = tx.mutation
         if mut.is_check:
             return
-        st = self._stack()
+        st = self._local.stack
         if not st or st[-1].tx is not tx:
             return
         top = st.pop()
-        mid = tx.machine.id
-        tx_id = tx.id
-        md = self._machs.get(mid)
-        tb = tx._tb
-        ta = tx._ta
-        added: list[str] = []
-        removed: list[str] = []
-        if md is not None:
-            # by the clocks: a final handler that raised leaves its states applied, though
-            # the transition is not accepted
-            key = (tx.before, tuple(tx.target))
-            touched = md.touched.get(key)
-            if touched is None:
-                idx = md.idx
-                touched = sorted(i for i in map(idx.get, {*key[0], *key[1]}) if i is not None)
-                if len(md.touched) >= _NAMES_MAX:
-                    md.touched.clear()
-                md.touched[key] = touched
-            states = md.states
-            for i in touched:
-                if ta[i] == tb[i]:
-                    continue
-                s = md.names[i]
-                was, now = tb[i] % 2, ta[i] % 2
-                if was:
-                    old = states.pop(s, None)
-                    if old is not None:
-                        self._end_state(md, old)
-                if now:
-                    # activated, or a multi state re-activated
-                    added.append(s)
-                    self._start_state(md, s, ta[i], tx_id)
-                elif was:
-                    removed.append(s)
-        name, typ, called = self._name(mut)
-        attrs: dict[str, Any] = {
-            A_MACHINE: mid,
-            A_TX_ID: tx_id,
-            A_TX_TYPE: typ,
-            A_CALLED: called,
-            A_AUTO: mut.is_auto,
-        }
-        if mut.queue_tick:
-            attrs[A_QUEUE_TICK] = mut.queue_tick
-        src = mut.source
-        if src is not None:
-            attrs[A_SOURCE_MACHINE] = src.mach_id
-            attrs[A_SOURCE_TX] = src.tx_id
-        attrs[A_RESULT] = _RESULT[bool(tx.is_accepted)]
-        attrs[A_ADDED] = tuple(added)
-        attrs[A_REMOVED] = tuple(removed)
-        # machine time (the sum of ticks), as the history's queries use it
-        attrs[A_TIME_AFTER] = sum(ta)
+        md = self._machs.get(tx.machine.id)
         if self.steps and tx.steps:
             ctx = top.context()
             names = md.names if md is not None else []
@@ -472,25 +617,14 @@ class OtelTracer(Tracer):
                     attributes={A_MACHINE: tx.machine.id, A_STEP_TYPE: str(step.type)},
                     event_name=EV_STEP,
                 )
-        status = _ERR_EXCEPTION if "Exception" in added else top.status
-        span = top.span
-        if span is not None:
-            span.set_attributes(attrs)
-            if status is not None:
-                span.set_status(status)
-            span.end()
+        if md is None:
             return
-        assert self._direct is not None
-        self._direct.finish(
-            name,
-            top.ctx,
-            top.parent,
-            attrs,
-            top.start,
-            _now(),
-            top.links,
-            status if status is not None else _UNSET_STATUS,
-        )
+        # the id is read here: am_core makes it on first read, and other tracers read it too
+        rec = (self._tx_end, md, md.names, top, tx.id, _now())
+        if md.direct is not None:
+            md.direct.put(rec)
+        else:
+            self._tx_end(rec)
 
     # ------------------------------------------------------------------ logs
 
@@ -507,7 +641,7 @@ class OtelTracer(Tracer):
 
         def sink(level: LogLevel, msg: str) -> None:
             prev(level, msg)
-            st = getattr(self._local, "stack", None)
+            st = self._local.stack
             if st:
                 ctx: Context | None = st[-1].context()
             else:
@@ -537,13 +671,26 @@ class TransitionFilter(SpanProcessor):
         self.next.on_start(span, parent_context)
 
     def on_end(self, span: ReadableSpan) -> None:
-        a = span.attributes or {}
-        if A_RESULT in a and span.status.status_code != StatusCode.ERROR:
-            if self.canceled and a[A_RESULT] == "canceled":
-                return
-            if self.empty and not a.get(A_ADDED) and not a.get(A_REMOVED):
-                return
+        a: Any = span.attributes or {}
+        if A_RESULT in a and self.drops_transition(
+            a[A_RESULT],
+            a.get(A_ADDED),
+            a.get(A_REMOVED),
+            span.status if span.status.status_code == StatusCode.ERROR else None,
+        ):
+            return
         self.next.on_end(span)
+
+    def drops_transition(
+        self, result: str, added: Sequence[str] | None, removed: Sequence[str] | None, error: Any
+    ) -> bool:
+        """Whether a transition span is dropped; ``error``: its error status, or None. The
+        tracer asks this before building a span when this filter is the only processor."""
+        if error is not None:
+            return False
+        if self.canceled and result == "canceled":
+            return True
+        return bool(self.empty and not added and not removed)
 
     def shutdown(self) -> None:
         self.next.shutdown()
