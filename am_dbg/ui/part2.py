@@ -151,7 +151,7 @@ class Part2:
             else:
                 self.matrix.update_view(hist, i, v.state_name, grp)
         if self.diagram.display:
-            self.diagram.update_view(hist, i)
+            self.diagram.update_view(hist, i, v.state_name)
         if self.reader_view.display:
             secs = self.reader.sections(hist.id, i) if hist is not None and i is not None else []
             self.reader_view.update_view(secs, v.state_name)
