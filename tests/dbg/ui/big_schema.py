@@ -33,7 +33,7 @@ def schema() -> dict[str, State]:
 def _scenario(addr: str) -> tuple[list[Machine], list[Any]]:
     from am_rpc.dbg import connect
 
-    m = Machine(schema(), id="big-100", log_level=LogLevel.OPS)  # type: ignore[arg-type]
+    m = Machine(schema(), id="big-100", log_level=LogLevel.OPS)
     m.verify_states([*NAMES, "Exception"])
     tracer = connect(m, addr)
     for name in CALLS:

@@ -69,7 +69,9 @@ async def test_keys_and_wheel_scroll_the_focused_pane(big: Session, size: tuple[
             await pilot.press("pagedown")
         assert view.vscroll == len(lay.lines) - h
         assert _shown(view, h - 1).rstrip() == lay.lines[-1][:w].rstrip()
-        assert view.border_subtitle.startswith(f"rows {len(lay.lines) - h + 1}-{len(lay.lines)}/")
+        assert str(view.border_subtitle).startswith(
+            f"rows {len(lay.lines) - h + 1}-{len(lay.lines)}/"
+        )
         await pilot.press("pageup")
         assert view.vscroll == max(0, len(lay.lines) - h - (h - 1))
         await pilot.press("shift+right")
