@@ -103,11 +103,13 @@ class Part2:
         stepping = app.viewer.cursor.step > 0
         log_shown = v == "tree-log" and level > 0
         reader = self.reader_shown
+        # each display is set once: a True then False flip re-lays the whole screen out
+        diag = self.diagram_on  # the diagram pane replaces the log / reader / matrix / rain
         tree_col.display = tree_shown
-        app.log_view.display = log_shown
-        self.reader_view.display = reader
-        self.matrix.display = v in ("tree-matrix", "matrix")
-        self.rain.display = v in ("tree-rain", "matrix-rain")
+        app.log_view.display = log_shown and not diag
+        self.reader_view.display = reader and not diag
+        self.matrix.display = v in ("tree-matrix", "matrix") and not diag
+        self.rain.display = v in ("tree-rain", "matrix-rain") and not diag
         tree_w, log_w, reader_w, other_w = 2, 4, 0, 4
         if v == "tree-log":
             if reader and log_shown:
@@ -123,10 +125,8 @@ class Part2:
         app.log_view.styles.width = f"{log_w}fr"
         self.reader_view.styles.width = f"{max(reader_w, 1)}fr"
         self.matrix.styles.width = self.rain.styles.width = f"{other_w}fr"
-        self.diagram.display = self.diagram_on
-        if self.diagram_on:
-            app.log_view.display = self.reader_view.display = False
-            self.matrix.display = self.rain.display = False
+        self.diagram.display = diag
+        if diag:
             self.diagram.styles.width = "4fr"
 
     # redraw -----------------------------------------------------------------------------------------
@@ -151,7 +151,7 @@ class Part2:
             else:
                 self.matrix.update_view(hist, i, v.state_name, grp)
         if self.diagram.display:
-            self.diagram.update_view(hist, i)
+            self.diagram.update_view(hist, i, v.state_name)
         if self.reader_view.display:
             secs = self.reader.sections(hist.id, i) if hist is not None and i is not None else []
             self.reader_view.update_view(secs, v.state_name)

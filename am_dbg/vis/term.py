@@ -8,8 +8,8 @@ lane (a column left of the target's layer) and enters the target's left side. Ga
 columns never hold a box, so lines never cross a box.
 
 `TermLayout.of(diagram)` is the expensive part and depends only on the nodes and edges: callers
-cache it per schema. `styles(diagram)` is cheap: the colour runs of one moment (status and the
-transition overlay), computed per cursor move.
+cache it per schema, and its `edge_runs()` (the relation lines' colours) with it. `moment_runs(d)`
+is cheap: the colour runs of one moment (status, the transition overlay), per cursor move.
 """
 
 from __future__ import annotations
@@ -127,12 +127,26 @@ class TermLayout:
 
     def styles(self, d: Diagram) -> list[Run]:
         """Colour runs for the moment `d` shows: relations, node status, the overlay on top."""
+        return self.edge_runs() + self.moment_runs(d)
+
+    def edge_runs(self) -> list[Run]:
+        """Every relation line in its relation's colour: the same at every moment (cache it)."""
         out: list[Run] = []
-        steps = d.overlay.edges if d.overlay else frozenset()
         for e, runs in self.paths.items():
-            style = REL_STYLE[e.rel] + (" bold reverse" if e in steps else "")
+            style = REL_STYLE[e.rel]
             out += [Run(y, a, b, style) for y, a, b in runs]
+        return out
+
+    def moment_runs(self, d: Diagram) -> list[Run]:
+        """What depends on the moment, drawn over `edge_runs`: resolved steps, status, overlay."""
+        out: list[Run] = []
         ov = d.overlay
+        if ov is not None:
+            for e in ov.edges:
+                runs = self.paths.get(e)
+                if runs:
+                    style = REL_STYLE[e.rel] + " bold reverse"
+                    out += [Run(y, a, b, style) for y, a, b in runs]
         for n in d.nodes:
             box = self.boxes.get(n.name)
             if box is None:

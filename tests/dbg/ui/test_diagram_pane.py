@@ -66,3 +66,24 @@ async def test_output_diagrams(tmp_path: Path) -> None:
         assert await _until(pilot, lambda: f.exists() and f.read_text() == want)
         tx = (tmp_path / "diagram-tx.mmd").read_text()
         assert tx == to_mermaid(machine_diagram(hist, i, touched_only=True))
+
+
+async def test_output_diagrams_follow_the_selected_state(tmp_path: Path) -> None:
+    """Selecting a state writes diagram-state.mmd: that state and its neighbours at the cursor."""
+    from am_dbg.states import DbgStates as S
+
+    app = make_app(
+        fixture_session(("sim",)), "mach://sim", "-d", str(tmp_path), "--output-diagrams"
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        f = tmp_path / "diagram-state.mmd"
+        assert not f.exists()  # no state selected yet
+        hist = app.viewer.history
+        assert hist is not None
+        state = next(e.src for e in machine_diagram(hist).edges)  # a state with a relation
+        app.mach.add1(S.StateNameSelected, {"state": state})
+        i = cursor(app)[0] - 1
+        want = to_mermaid(machine_diagram(hist, i, state=state, distance=1))
+        assert await _until(pilot, lambda: f.exists() and f.read_text() == want)
+        assert f'["{state}"]' in want

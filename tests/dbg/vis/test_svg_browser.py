@@ -1,5 +1,6 @@
 """The SVG of the demo recording opens in a real browser (headless Chromium) and shows the graph;
-no two node boxes overlap (read from the SVG's polygons). `.ci/run` installs graphviz + chromium."""
+in the SVGs of the demo recording and of the Go fixture no two node boxes overlap (read from the
+SVG's polygons). `.ci/run` installs graphviz + chromium."""
 
 from __future__ import annotations
 
@@ -25,9 +26,12 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="needs graphviz (.ci/run)")
 
 
-def _svg(mach: str) -> tuple[str, list[str]]:
+DEMO, GO = ROOT / "recordings" / "demo.amdbg", ROOT / "tests" / "data" / "am-dbg-sim.gob.br"
+
+
+def _svg(mach: str, path: Path = DEMO) -> tuple[str, list[str]]:
     s = Session(clean_on_connect=False, max_mem_bytes=2**62)
-    s.load(load(ROOT / "recordings" / "demo.amdbg").machines)
+    s.load(load(path).machines)
     h = s.machines[mach]
     return to_svg(machine_diagram(h, len(h) - 1)), list(h.state_names)
 
@@ -50,9 +54,12 @@ def _boxes(svg: str) -> dict[str, tuple[float, float, float, float]]:
     return out
 
 
-@pytest.mark.parametrize("mach", ["editor", "supervisor", "rc-worker-1"])
-def test_svg_every_state_no_overlap(mach: str) -> None:
-    svg, names = _svg(mach)
+@pytest.mark.parametrize(
+    ("path", "mach"),
+    [(DEMO, "editor"), (DEMO, "supervisor"), (DEMO, "rc-worker-1"), (GO, "sim-p11"), (GO, "sim")],
+)
+def test_svg_every_state_no_overlap(path: Path, mach: str) -> None:
+    svg, names = _svg(mach, path)
     boxes = _boxes(svg)
     assert sorted(boxes) == sorted(names)
     items = sorted(boxes.items())
