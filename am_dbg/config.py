@@ -18,6 +18,7 @@ from am_rpc.dbg.addr import split_addr
 __all__ = ["DEFAULT_ADDR", "VIEWS", "Config", "ConfigError", "build_parser", "parse_args"]
 
 DEFAULT_ADDR = "localhost:6831"
+DEFAULT_MCP_ADDR = "127.0.0.1:6833"  # am-dbg --ui-mcp (docs/remote.md)
 VIEWS = ("tree-log", "tree-matrix", "matrix")
 
 
@@ -45,6 +46,7 @@ class Config:
     exit_after: float = 0.0
     demo: bool = False
     nats: bool = False  # start a local nats-server and listen on it (the [nats] extra)
+    ui_mcp: str = ""  # MCP server: HOST:PORT or "stdio" ("" = none; the [mcp] extra)
     # filters (checked = hidden)
     filter_auto: bool = False
     filter_auto_canceled: bool = True  # forced on at start in Go
@@ -197,6 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start a local nats-server and listen on it (with --demo: the demo runs over NATS)",
     )
+    p.add_argument(
+        "--ui-mcp",
+        nargs="?",
+        const=DEFAULT_MCP_ADDR,
+        default="",
+        metavar="ADDR",
+        help=f"serve an MCP server for AI agents on ADDR (default {DEFAULT_MCP_ADDR}) or 'stdio'",
+    )
     for name, default, help in _BOOLS:
         _bool_flag(p, name, default, help)
     p.add_argument(
@@ -297,6 +307,16 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, bool]:
             )
     for addr in ns.fwd_data:
         _check_addr("--fwd-data", addr)
+    if ns.ui_mcp and ns.ui_mcp != "stdio":
+        _check_addr("--ui-mcp", ns.ui_mcp)
+        from am_dbg.server.admission import is_loopback
+        from am_rpc.dbg.addr import split_addr
+
+        if not is_loopback(split_addr(ns.ui_mcp)[0]) and not ns.insecure:
+            raise ConfigError(
+                f"--ui-mcp {ns.ui_mcp}: not a loopback address; the MCP server has no login of "
+                "its own: say --insecure to serve it there anyway"
+            )
     if ns.dbg_am_dbg_addr:
         _check_addr("--dbg-am-dbg-addr", ns.dbg_am_dbg_addr)
     if start_url and not start_url.startswith("mach://"):
@@ -331,6 +351,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, bool]:
         exit_after=ns.exit_after,
         demo=ns.demo,
         nats=ns.nats,
+        ui_mcp=ns.ui_mcp,
         filter_log_level=ns.filter_log_level,
         view=ns.view,
         view_theme=ns.view_theme,
