@@ -19,6 +19,7 @@ __all__ = ["DEFAULT_ADDR", "VIEWS", "Config", "ConfigError", "build_parser", "pa
 
 DEFAULT_ADDR = "localhost:6831"
 DEFAULT_MCP_ADDR = "127.0.0.1:6833"  # am-dbg --ui-mcp (docs/remote.md)
+DEFAULT_SSH_ADDR = "127.0.0.1:6834"  # am-dbg --ui-ssh
 VIEWS = ("tree-log", "tree-matrix", "matrix")
 
 
@@ -47,6 +48,8 @@ class Config:
     demo: bool = False
     nats: bool = False  # start a local nats-server and listen on it (the [nats] extra)
     ui_mcp: str = ""  # MCP server: HOST:PORT or "stdio" ("" = none; the [mcp] extra)
+    ui_ssh: str = ""  # SSH server of viewers: HOST:PORT ("" = none; the [ssh] extra)
+    ui_ssh_keys: str = "~/.ssh/authorized_keys"  # who may log in over SSH
     # filters (checked = hidden)
     filter_auto: bool = False
     filter_auto_canceled: bool = True  # forced on at start in Go
@@ -207,6 +210,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ADDR",
         help=f"serve an MCP server for AI agents on ADDR (default {DEFAULT_MCP_ADDR}) or 'stdio'",
     )
+    p.add_argument(
+        "--ui-ssh",
+        nargs="?",
+        const=DEFAULT_SSH_ADDR,
+        default="",
+        metavar="ADDR",
+        help=f"serve a viewer to every SSH login on ADDR (default {DEFAULT_SSH_ADDR})",
+    )
+    p.add_argument(
+        "--ui-ssh-keys",
+        default="~/.ssh/authorized_keys",
+        metavar="FILE",
+        help="public keys that may log in over SSH (default ~/.ssh/authorized_keys)",
+    )
     for name, default, help in _BOOLS:
         _bool_flag(p, name, default, help)
     p.add_argument(
@@ -307,6 +324,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, bool]:
             )
     for addr in ns.fwd_data:
         _check_addr("--fwd-data", addr)
+    if ns.ui_ssh:
+        _check_addr("--ui-ssh", ns.ui_ssh)
     if ns.ui_mcp and ns.ui_mcp != "stdio":
         _check_addr("--ui-mcp", ns.ui_mcp)
         from am_dbg.server.admission import is_loopback
@@ -352,6 +371,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, bool]:
         demo=ns.demo,
         nats=ns.nats,
         ui_mcp=ns.ui_mcp,
+        ui_ssh=ns.ui_ssh,
+        ui_ssh_keys=ns.ui_ssh_keys,
         filter_log_level=ns.filter_log_level,
         view=ns.view,
         view_theme=ns.view_theme,
