@@ -25,6 +25,10 @@ ROOT = Path(__file__).resolve().parents[2]
 GO = str(ROOT / "tests/data/am-dbg-sim.gob.br")
 TIMEOUT = 60.0
 COLS, ROWS = 160, 50
+AM_DBG = (sys.executable, "-m", "am_dbg")
+# no user config, no host-key prompts or files, only the key given, never a password prompt
+SSH_OPTS = ("-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "IdentitiesOnly=yes")
+SSH_OPTS += ("-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes")
 
 pytestmark = pytest.mark.skipif(
     shutil.which("ssh") is None or shutil.which("ssh-keygen") is None,
@@ -46,10 +50,17 @@ class Term:
         self.stream = pyte.ByteStream(self.screen)
         self.p = pexpect.spawn(
             "ssh",
-            ["-tt", "-p", str(port), "-i", str(key), "-F", "/dev/null"]
-            + ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
-            + ["-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"]
-            + ["127.0.0.1"],
+            [
+                "-tt",
+                "-p",
+                str(port),
+                "-i",
+                str(key),
+                *SSH_OPTS,
+                "-o",
+                "LogLevel=ERROR",
+                "127.0.0.1",
+            ],
             dimensions=(ROWS, COLS),
             env={**os.environ, "TERM": "xterm-256color"},
             timeout=TIMEOUT,
@@ -96,9 +107,9 @@ def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, int, Pa
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["XDG_STATE_HOME"] = str(tmp_path / "state")  # the generated host key goes there
     env.pop("AM_DBG_TOKEN", None)
+    keys = ("--ui-ssh-keys", str(tmp_path / "authorized_keys"))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "am_dbg", "--ui-ssh", "127.0.0.1:0", "--headless"]
-        + ["--ui-ssh-keys", str(tmp_path / "authorized_keys"), "-l", "127.0.0.1:0", "-i", GO],
+        [*AM_DBG, "--ui-ssh", "127.0.0.1:0", "--headless", "-l", "127.0.0.1:0", "-i", GO, *keys],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
@@ -172,9 +183,7 @@ def test_a_wrong_key_is_refused(server: tuple[subprocess.Popen[str], int, int, P
     _, port, _, tmp = server
     _keygen(tmp / "other")
     out = subprocess.run(
-        ["ssh", "-p", str(port), "-i", str(tmp / "other"), "-F", "/dev/null"]
-        + ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
-        + ["-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-tt", "127.0.0.1"],
+        ["ssh", "-p", str(port), "-i", str(tmp / "other"), *SSH_OPTS, "-tt", "127.0.0.1"],
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
