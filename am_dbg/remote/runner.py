@@ -30,7 +30,14 @@ def _err(msg: str) -> None:
 
 
 def run_remote(cfg: Config) -> int:
-    """Run until the app quits; returns the exit code."""
+    """Run until the app quits; returns the exit code.
+
+    ``--headless --ui-ssh`` without ``--ui-mcp`` needs no app in this process: the headless
+    ingest (`am_dbg.headless`) runs with the SSH server attached, which starts faster."""
+    if cfg.headless and cfg.ui_ssh and not cfg.ui_mcp:
+        from am_dbg.headless import run_headless
+
+        return run_headless(cfg, attach=partial(_start_ssh, cfg))
     try:
         return asyncio.run(_run(cfg))
     except KeyboardInterrupt:
@@ -51,9 +58,10 @@ async def _run(cfg: Config) -> int:
             return code
         app = ui.app
         if cfg.ui_ssh:
-            code = await _start_ssh(cfg, ui, stops)
-            if code is not None:
-                return code
+            got = await _start_ssh(cfg, ui.session, ui.server, ui.forwarder)
+            if isinstance(got, int):
+                return got
+            stops.append(got)
         if cfg.ui_mcp:
             from am_dbg.remote.mcp_run import start_mcp
 
@@ -82,28 +90,30 @@ async def _run(cfg: Config) -> int:
 
 
 async def _start_ssh(
-    cfg: Config, ui: Any, stops: list[Callable[[], Awaitable[None]]]
-) -> int | None:
+    cfg: Config, session: Any, server: Any, forwarder: Any
+) -> Callable[[], Awaitable[None]] | int:
+    """Start the SSH server on the ingest's forward hook; its stopper, or an exit code."""
     from am_dbg.remote.fanout import Fanout
     from am_dbg.remote.ssh import SshError, SshServer
     from am_rpc.dbg.addr import join_addr
 
-    fanout = Fanout(ui.session, forward=ui.forwarder)
-    if ui.server is not None:
-        ui.server.forward = fanout  # what the ingest accepts goes to every viewer too
+    fanout = Fanout(session, forward=forwarder)
+    if server is not None:
+        server.forward = fanout  # what the ingest accepts goes to every viewer too
     args = ["--view-theme", cfg.view_theme, "--max-clients", str(cfg.max_clients)]
-    server = SshServer(fanout, cfg.ui_ssh, cfg.ui_ssh_keys, tuple(args))
+    ssh = SshServer(fanout, cfg.ui_ssh, cfg.ui_ssh_keys, tuple(args))
     try:
-        await server.start()
+        await ssh.start()
     except SshError as err:
         _err(str(err))
         return 2
-    print(f"ssh on {join_addr(*server.bound)}", file=sys.stderr, flush=True)
+    print(f"ssh on {join_addr(*ssh.bound)}", file=sys.stderr, flush=True)
 
     async def stop() -> None:
-        await server.close()
-        fanout.forward = None  # UiRun closes the --fwd-data forwarder itself
+        await ssh.close()
+        if server is not None:
+            server.forward = forwarder
+        fanout.forward = None  # its owner closes the --fwd-data forwarder
         fanout.close()
 
-    stops.append(stop)
-    return None
+    return stop
