@@ -321,6 +321,83 @@ async def test_cli_streamable_http() -> None:
     assert "Clients: " in rest
 
 
+async def test_cli_live_machine() -> None:
+    """A machine streaming to `am-dbg --headless --ui-mcp`: the tools see it as it runs, and the
+    viewer in tail mode follows it."""
+    import asyncio
+
+    from am_core import Machine, State
+    from am_rpc.dbg.sender import connect as dbg_connect
+
+    env = _env()
+    env.pop("AM_DBG_TOKEN", None)
+    proc = subprocess.Popen(
+        [*_AM_DBG, "--ui-mcp", "127.0.0.1:0", "--headless", "-l", "127.0.0.1:0"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    src = Machine({"Start": State(), "Tick": State(multi=True, require=["Start"])}, id="live-mcp")
+    tracer = None
+    try:
+        assert proc.stderr is not None
+        url, ingest, lines = "", "", []
+        while not (url and ingest):
+            line = proc.stderr.readline()
+            assert line, f"am-dbg ended: {''.join(lines)}"
+            lines.append(line)
+            if line.startswith("mcp on "):
+                url = line.split()[-1]
+            elif line.startswith("listening on "):
+                ingest = line.split()[-1]
+        tracer = dbg_connect(src, ingest)
+        src.add1("Start")
+        async with Client(url) as client:
+
+            async def newest(n: int) -> dict[str, Any]:
+                deadline = asyncio.get_running_loop().time() + 30
+                while True:
+                    rows = (await _call(client, "list_machines"))["machines"]
+                    if rows and rows[0]["transitions"] >= n:
+                        return rows[0]  # type: ignore[no-any-return]
+                    assert asyncio.get_running_loop().time() < deadline, rows
+                    await asyncio.sleep(0.05)
+
+            row = await newest(1)
+            assert row["id"] == "live-mcp" and row["connected"]
+            for _ in range(3):
+                src.add1("Tick")
+            row = await newest(4)
+            got = await _call(
+                client, "find_transitions", machine="live-mcp", state="Tick", result="accepted"
+            )
+            assert got["total"] == 3  # and as many queued-mutation messages, found apart
+            queued = await _call(
+                client, "find_transitions", machine="live-mcp", state="Tick", result="queued"
+            )
+            assert queued["total"] == row["queued"] - 1  # the other one queued Start
+            last = await _call(client, "read_transition", machine="live-mcp", index=-1)
+            assert last["called"] == ["Tick"] and "Tick" in last["active_after"]
+            at = await _call(client, "states_at", machine="live-mcp")
+            assert at["clocks"]["Tick"] == src.tick("Tick") > 0
+            st = await _call(client, "select_machine", machine="live-mcp")
+            st = await _call(client, "move_cursor", to="newest")
+            total = row["transitions"] + row["queued"]  # the cursor counts every message
+            assert st["tail"] and st["cursor"] == total
+            src.add1("Tick")  # one queued-mutation message and one transition more
+            deadline = asyncio.get_running_loop().time() + 30
+            while (await _call(client, "viewer_status"))["cursor"] != total + 2:
+                assert asyncio.get_running_loop().time() < deadline, "the viewer did not follow"
+                await asyncio.sleep(0.05)
+    finally:
+        if tracer is not None:
+            tracer.close()
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 0, rest
+
+
 async def test_cli_stdio() -> None:
     """`am-dbg --ui-mcp stdio`: how an MCP host launches it; ends when the client goes."""
     summary = _summary_cli(GO)
