@@ -16,16 +16,16 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from am_core import Result
 from am_dbg.model.history import MachineHistory
 from am_dbg.model.viewer import Viewer
 from am_dbg.remote.errors import RemoteError
-from am_dbg.remote.query import history_of, iso, tx_summary
+from am_dbg.remote.query import history_of, tx_summary
 from am_dbg.states import DbgStates as S
 
-__all__ = ["FILTERS", "ViewerApp", "ViewerControl"]
+__all__ = ["FILTERS", "MOVES", "SNAPSHOT_MAX_LINES", "ViewerControl"]
 
 T = TypeVar("T")
 
@@ -42,15 +42,6 @@ FILTERS = {
 }
 MOVES = ("next", "prev", "first", "newest", "next_step", "prev_step", "state_next", "state_prev")
 SNAPSHOT_MAX_LINES = 200
-
-
-class ViewerApp(Protocol):
-    """What `ViewerControl` needs of the app (a `DbgApp` satisfies it)."""
-
-    mach: Any
-    viewer: Viewer
-
-    def call_later(self, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> bool: ...
 
 
 class ViewerControl:
@@ -288,16 +279,3 @@ class ViewerControl:
                 break
             await self.run(lambda: mach.add1(S.ToggleTool, {"tool": "auto"}))
         return self.status()
-
-    def moment(self) -> dict[str, Any]:
-        """The viewed moment of the selected machine (what the tree shows)."""
-        v: Viewer = self.app.viewer
-        h = v.history
-        if h is None:
-            raise RemoteError(f"viewer {self.name!r} has no machine selected")
-        i = v.cursor.tx - 1
-        return {
-            "machine": h.id,
-            "index": i if i >= 0 else None,
-            "time": iso(h.time_ns(i)) if i >= 0 else "",
-        }
