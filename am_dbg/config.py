@@ -18,6 +18,8 @@ from am_rpc.dbg.addr import split_addr
 __all__ = ["DEFAULT_ADDR", "VIEWS", "Config", "ConfigError", "build_parser", "parse_args"]
 
 DEFAULT_ADDR = "localhost:6831"
+DEFAULT_MCP_ADDR = "127.0.0.1:6833"  # am-dbg --ui-mcp (docs/remote.md)
+DEFAULT_SSH_ADDR = "127.0.0.1:6834"  # am-dbg --ui-ssh
 VIEWS = ("tree-log", "tree-matrix", "matrix")
 
 
@@ -45,6 +47,9 @@ class Config:
     exit_after: float = 0.0
     demo: bool = False
     nats: bool = False  # start a local nats-server and listen on it (the [nats] extra)
+    ui_mcp: str = ""  # MCP server: HOST:PORT or "stdio" ("" = none; the [mcp] extra)
+    ui_ssh: str = ""  # SSH server of viewers: HOST:PORT ("" = none; the [ssh] extra)
+    ui_ssh_keys: str = "~/.ssh/authorized_keys"  # who may log in over SSH
     # filters (checked = hidden)
     filter_auto: bool = False
     filter_auto_canceled: bool = True  # forced on at start in Go
@@ -197,6 +202,28 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start a local nats-server and listen on it (with --demo: the demo runs over NATS)",
     )
+    p.add_argument(
+        "--ui-mcp",
+        nargs="?",
+        const=DEFAULT_MCP_ADDR,
+        default="",
+        metavar="ADDR",
+        help=f"serve an MCP server for AI agents on ADDR (default {DEFAULT_MCP_ADDR}) or 'stdio'",
+    )
+    p.add_argument(
+        "--ui-ssh",
+        nargs="?",
+        const=DEFAULT_SSH_ADDR,
+        default="",
+        metavar="ADDR",
+        help=f"serve a viewer to every SSH login on ADDR (default {DEFAULT_SSH_ADDR})",
+    )
+    p.add_argument(
+        "--ui-ssh-keys",
+        default="~/.ssh/authorized_keys",
+        metavar="FILE",
+        help="public keys that may log in over SSH (default ~/.ssh/authorized_keys)",
+    )
     for name, default, help in _BOOLS:
         _bool_flag(p, name, default, help)
     p.add_argument(
@@ -297,6 +324,18 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, bool]:
             )
     for addr in ns.fwd_data:
         _check_addr("--fwd-data", addr)
+    if ns.ui_ssh:
+        _check_addr("--ui-ssh", ns.ui_ssh)
+    if ns.ui_mcp and ns.ui_mcp != "stdio":
+        _check_addr("--ui-mcp", ns.ui_mcp)
+        from am_dbg.server.admission import is_loopback
+        from am_rpc.dbg.addr import split_addr
+
+        if not is_loopback(split_addr(ns.ui_mcp)[0]) and not ns.insecure:
+            raise ConfigError(
+                f"--ui-mcp {ns.ui_mcp}: not a loopback address; the MCP server has no login of "
+                "its own: say --insecure to serve it there anyway"
+            )
     if ns.dbg_am_dbg_addr:
         _check_addr("--dbg-am-dbg-addr", ns.dbg_am_dbg_addr)
     if start_url and not start_url.startswith("mach://"):
@@ -331,6 +370,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, bool]:
         exit_after=ns.exit_after,
         demo=ns.demo,
         nats=ns.nats,
+        ui_mcp=ns.ui_mcp,
+        ui_ssh=ns.ui_ssh,
+        ui_ssh_keys=ns.ui_ssh_keys,
         filter_log_level=ns.filter_log_level,
         view=ns.view,
         view_theme=ns.view_theme,

@@ -20,6 +20,9 @@ checks it). Errors of the telemetry wire itself are am_rpc's (``am_rpc.dbg.proto
     │                         (am_dbg.model.diagram; a ValueError)
     ├── SvgError              Graphviz is missing or failed (am_dbg.vis.svg; a RuntimeError)
     ├── CliError              an ``am-vis`` argument cannot be used (am_dbg.vis.cli)
+    ├── RemoteError           an MCP tool or REPL request names something that is not there
+    │                         (am_dbg.remote.errors; a ValueError)
+    ├── SshError              the ``--ui-ssh`` server cannot start (am_dbg.remote.ssh; an OSError)
     ├── RecordingError        a recording cannot be read or written (am_dbg.recordings.errors)
     │   └── GobError          a Go ``.gob.br`` dump is damaged or not what am-dbg exports
     ├── _WireError            internal to am_dbg.recordings.gob: a gob decode failure at a position

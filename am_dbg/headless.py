@@ -15,6 +15,7 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from am_dbg.config import Config
@@ -23,7 +24,12 @@ from am_dbg.server.forward import Forwarder, ForwardError
 from am_dbg.server.ingest import IngestServer, ListenError
 from am_rpc.dbg.addr import join_addr, split_addr
 
-__all__ = ["run_headless"]
+__all__ = ["Attach", "run_headless"]
+
+# A front end started beside the headless ingest (`am-dbg --headless --ui-ssh`, docs/remote.md):
+# given the session, the ingest server (None when offline) and the ``--fwd-data`` forwarder, it
+# returns the coroutine function that stops it, or an exit code when it cannot start.
+Attach = Callable[[Session, Any, Any], Awaitable["Callable[[], Awaitable[None]] | int"]]
 
 _GC_INTERVAL = 1.0
 
@@ -54,7 +60,7 @@ def _import(cfg: Config, session: Session) -> bool:
     return True
 
 
-def run_headless(cfg: Config) -> int:
+def run_headless(cfg: Config, attach: Attach | None = None) -> int:
     """Run the headless mode; returns the process exit code."""
     logging.basicConfig(level=logging.WARNING, format="am-dbg: %(message)s", stream=sys.stderr)
     if cfg.export_data and not cfg.import_data:
@@ -71,7 +77,7 @@ def run_headless(cfg: Config) -> int:
             return 2
         return _convert(cfg)
     try:
-        return asyncio.run(_serve(cfg))
+        return asyncio.run(_serve(cfg, attach))
     except KeyboardInterrupt:  # a second Ctrl-C while shutting down
         return 130
 
@@ -92,7 +98,7 @@ def _convert(cfg: Config) -> int:
     return 0
 
 
-async def _serve(cfg: Config) -> int:
+async def _serve(cfg: Config, attach: Attach | None = None) -> int:
     recorder: Any = None
     if cfg.record:
         from am_dbg.recordings import RecordingError, RecordingWriter
@@ -110,6 +116,7 @@ async def _serve(cfg: Config) -> int:
     forwarder: Forwarder | None = None
     server: IngestServer | None = None
     demo: Any = None
+    stop_attached: Callable[[], Awaitable[None]] | None = None
     try:
         if cfg.fwd_data:
             forwarder = Forwarder(cfg.fwd_data, on_note=_err, secret=cfg.token or None)
@@ -163,8 +170,15 @@ async def _serve(cfg: Config) -> int:
         if cfg.demo and demo is None:
             _err("--demo needs the server: drop --listen-addr -1")
             return 2
+        if attach is not None:
+            got = await attach(session, server, forwarder)
+            if isinstance(got, int):
+                return got
+            stop_attached = got
         await _wait_for_exit(cfg, session)
     finally:
+        if stop_attached is not None:
+            await stop_attached()
         if demo is not None:
             for problem in await demo.stop_async():
                 _err(problem)

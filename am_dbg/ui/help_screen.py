@@ -65,6 +65,16 @@ def keys_table(pal: Palette) -> RenderableType:
             Style(color=pal.grey),
         )
     )
+    # the remote front ends (am_dbg/remote, docs/remote.md): command-line modes, not keys
+    parts += [Text(""), Text("Remote", Style(color=pal.active, bold=True))]
+    parts.append(
+        Text(
+            "am-dbg --ui-mcp [ADDR|stdio]: an MCP server for AI agents\n"
+            "am-dbg --ui-ssh [ADDR]: a viewer of this session per SSH login\n"
+            "am-repl HOST:PORT: a prompt on a machine served over aRPC",
+            Style(color=pal.grey),
+        )
+    )
     return Group(*parts)
 
 
