@@ -48,7 +48,6 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from am_core import Event, Machine, State, Tracer
 from am_core.history import MemoryHistory, Record, SQLiteHistory
