@@ -94,6 +94,7 @@ def test_idle_connections_never_lock_a_real_sender_out(
 ) -> None:
     _raise_own_nofile(idle + 500)
     rec = tmp_path / "idle.amdbg"
+    started = time.monotonic()
     proc, port = _headless(rec, nofile)
     socks: list[socket.socket] = []
     flooding = threading.Event()
@@ -124,11 +125,14 @@ def test_idle_connections_never_lock_a_real_sender_out(
             s.close()
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
+    seconds = int(time.monotonic() - started) + 1
     assert proc.returncode == 0, err[-2000:]
     assert "Clients: 1\n" in err
-    # no log flood: connection lines are rate-limited (a few a second, the rest counted), so the
-    # log stays far shorter than the flood of connections however long the flood takes here
-    assert len(err.splitlines()) < max(60, idle // 20), err[-3000:]
+    # no log flood: connection lines are rate-limited (5 a second plus one line counting the rest),
+    # so the log is bounded by the run's length, not by the number of connections (a slow box
+    # makes the flood longer, and the bound with it)
+    assert len(err.splitlines()) <= 20 + 6 * seconds, err[-3000:]
+    print(f"{len(err.splitlines())} log lines in {seconds} s for {idle} idle connections")
     assert err.count("cannot accept connections") <= 1  # out of descriptors: one line, counted
     if nofile == 48:  # 300 sockets against 48 descriptors: it did run out
         assert err.count("cannot accept connections") == 1, err[-3000:]
