@@ -73,6 +73,9 @@ class Client(ExceptionHandler):
         """The current worker: ``worker``, ``addr``, ``pid``, ``sup``."""
         self.failovers = 0
         self.duplicates = 0
+        self.checks = 0
+        """Rounds of the watchdog so far (tests wait on it instead of sleeping)."""
+        self._released = False
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self._pending: dict[int, _Job] = {}
@@ -106,6 +109,7 @@ class Client(ExceptionHandler):
         with self._lock:
             self._pending[job.id] = job
             conn = self._wconn
+            self._released = False  # a job after release(): the watchdog asks for a worker again
         if conn is not None:
             self._send(conn, job)  # a failed send stays pending: the watchdog resends it
         return job.future
@@ -159,12 +163,17 @@ class Client(ExceptionHandler):
 
     def _watchdog(self) -> None:
         while not self._stop.wait(self.check):
+            self.checks += 1
             with self._lock:
                 conn = self._wconn
+                released = self._released and not self._pending
             if conn is not None and conn.client_mach.is1("Ready"):
                 continue
-            self.mach.add1("WorkerFailed", {"worker": self.worker.get("worker", "")})
-            self.failovers += 1
+            if released:  # given back on purpose: not a failure, and no worker wanted for now
+                continue
+            if conn is not None:
+                self.mach.add1("WorkerFailed", {"worker": self.worker.get("worker", "")})
+                self.failovers += 1
             try:
                 self._get_worker()
             except NoWorkerError as err:
@@ -238,10 +247,13 @@ class Client(ExceptionHandler):
             return self._given.pop(0) if self._given else None
 
     def release(self) -> None:
-        """Give the worker back to the pool (pending jobs stay pending)."""
+        """Give the worker back to the pool; the next job (or one still pending) asks for one again."""
         with self._lock:
             conn, self._wconn = self._wconn, None
             worker = self.worker.get("worker", "")
+            self._released = True
+            self.worker = {}  # the next request is not a failover from this worker
+        self.mach.remove1("WorkerAssigned")
         if self._sup is not None and worker:
             try:
                 self._sup.mach.add1(

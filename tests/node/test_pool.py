@@ -91,10 +91,25 @@ def test_thousand_jobs_none_lost_none_twice(make_sup, tmp_path):
     assert sorted(map(int, runs)) == list(range(1000))  # each ran exactly once
 
 
-@pytest.mark.skip(
-    reason="known bug (issue 17 stays open): under load a request queued at max size is sometimes "
-    "not served after a release; seen 2 of 5 suite runs with a CPU burner"
-)
+def test_a_released_worker_is_not_taken_back_by_the_watchdog(make_sup, tmp_path):
+    # the bug behind the scaling race: release() dropped the worker's connection, the watchdog read
+    # that as a failed worker and queued a new request (marking the freed worker suspect), so the
+    # client that released competed with the one waiting for the freed worker
+    sup = make_sup(min=1, max=2)
+    with Client([sup.addr]) as c:
+        assert c.submit(f"{JOBS}:square", str(tmp_path / "rec"), 3).result(30)[0] == 9
+        requests = sup.mach.tick("WorkerRequested")
+        c.release()
+        checks = c.checks
+        wait_until(lambda: c.checks >= checks + 3, what="3 watchdog checks after the release")
+        assert c.failovers == 0
+        assert sup.mach.tick("WorkerRequested") == requests
+        assert not c.mach.is1("WorkerAssigned")
+        # a job after a release asks for a worker again, as a plain request (not a failover)
+        assert c.submit(f"{JOBS}:square", str(tmp_path / "rec"), 4).result(30)[0] == 16
+        assert c.failovers == 0 and c.mach.is1("WorkerAssigned")
+
+
 def test_pool_scales_with_requests_between_min_and_max(make_sup):
     # generous heartbeats: a loaded box must not make the freed worker look hung (then it would be
     # replaced, and the 4th client would get a new worker instead of the freed one)
