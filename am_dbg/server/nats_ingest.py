@@ -10,8 +10,11 @@ whose schema has not arrived yet wait (bounded) for it.
 Without ``durable`` it is a plain (core NATS) subscriber: what is published while it is away is
 gone. With ``durable`` (a recorder that must not lose anything) it reads through a JetStream
 durable consumer of the stream that keeps the telemetry subjects (created if missing): a
-restarted recorder with the same name continues where it stopped. When the server has no
-JetStream it says so and falls back to core NATS.
+restarted recorder with the same name continues where it stopped. A message is acked only once
+the events it made are durable (applied and, with ``--record``, flushed to the recording: the
+TCP acks' rule, `am_dbg.server.durability`), so even a recorder killed with SIGKILL loses nothing:
+what it had not flushed is read again by the next one. When the server has no JetStream it says so
+and falls back to core NATS.
 """
 
 from __future__ import annotations
@@ -86,7 +89,12 @@ class NatsIngestServer(IngestServer):
         self._fetcher: asyncio.Task[None] | None = None
         self._nconn = _NatsConn()
         self._last_schema: dict[str, bytes] = {}  # channel -> schema frame bytes last applied
-        self._waiting: dict[str, deque[TxsFrame]] = {}  # channel -> txs frames before a schema
+        # channel -> txs frames before a schema, each with its JetStream message (None: core NATS)
+        self._waiting: dict[str, deque[tuple[TxsFrame, Any]]] = {}
+        # JetStream messages applied but not acked yet: (number of the last event they made, msg);
+        # each is acked once the gate says that event is durable (in the recording on disk)
+        self._unacked: deque[tuple[int, Any]] = deque()
+        self._acking: set[asyncio.Task[None]] = set()
         self._n_waiting = 0
         self._alive: dict[str, float] = {}  # channel -> monotonic time of its last alive
         self._checker: asyncio.Task[None] | None = None
@@ -212,9 +220,33 @@ class NatsIngestServer(IngestServer):
                 await asyncio.sleep(0.5)
                 continue
             for msg in msgs:
-                self._frame(msg.data)
-            for msg in msgs:  # queued for the model (and the recording) now
+                if not self._frame(msg.data, msg):  # held until its schema arrives
+                    continue
+                self._unacked.append((self.pushed, msg))
+            self._ack_durable(self.gate.durable)
+
+    def _release(self, upto: int) -> None:
+        super()._release(upto)
+        self._ack_durable(upto)
+
+    def _ack_durable(self, upto: int) -> None:
+        """Ack the JetStream messages whose events are durable: a recorder killed before its
+        flush leaves the rest unacked, and the next one with the same durable reads them again."""
+        done = []
+        while self._unacked and self._unacked[0][0] <= upto:
+            done.append(self._unacked.popleft()[1])
+        if done and self._loop is not None:
+            task = self._loop.create_task(self._ack(done))
+            self._acking.add(task)
+            task.add_done_callback(self._acking.discard)
+
+    async def _ack(self, msgs: list[Any]) -> None:
+        for msg in msgs:
+            try:
                 await msg.ack()
+            except Exception as err:  # gone with the connection: redelivered, never lost
+                log.debug("nats ack: %s", err)
+                return
 
     def _ask_schemas(self) -> None:
         """Txs of a channel without a schema (joined late, or back after going silent): ask the
@@ -268,46 +300,51 @@ class NatsIngestServer(IngestServer):
                         self._last_schema.pop(ch, None)
                         self.on_disc_frame(self._nconn, DiscFrame(ch))  # type: ignore[arg-type]
 
-    def _frame(self, data: bytes) -> None:
+    def _frame(self, data: bytes, msg: Any = None) -> bool:
+        """Apply one frame; False when a txs frame waits for its schema (its ack waits too)."""
         conn = self._nconn
         try:
             frame = parse_client_frame(unpack(data))
         except (MessageError, ValueError, TypeError, Exception) as err:
             self.stats.closed_bad += 1
             log.warning("nats telemetry: bad frame ignored: %s", err)
-            return
+            return True
         if isinstance(frame, SchemaFrame):
             if not frame.conn:
-                return
+                return True
             if self._last_schema.get(frame.conn) == data:
-                return  # a re-sent schema this listener already has
+                return True  # a re-sent schema this listener already has
             self._last_schema[frame.conn] = data
             self.on_schema_frame(conn, frame)  # type: ignore[arg-type]
             waiting = self._waiting.pop(frame.conn, None)
             if waiting:
-                self._n_waiting -= sum(len(f.txs) for f in waiting)
-                for f in waiting:
+                self._n_waiting -= sum(len(f.txs) for f, _ in waiting)
+                for f, held in waiting:
                     self.on_txs_frame(conn, f)  # type: ignore[arg-type]
+                    if held is not None:
+                        self._unacked.append((self.pushed, held))
         elif isinstance(frame, TxsFrame):
             if frame.conn in conn.conn_mach:
                 self.on_txs_frame(conn, frame)  # type: ignore[arg-type]
-                return
+                return True
             if self._n_waiting + len(frame.txs) > _MAX_WAITING_TXS:
                 self.lost_waiting += len(frame.txs)
-                return
-            self._waiting.setdefault(frame.conn, deque()).append(frame)
+                return True  # counted as lost (the exit summary says so): not kept unacked
+            self._waiting.setdefault(frame.conn, deque()).append((frame, msg))
             self._n_waiting += len(frame.txs)
             self._ask_schemas()
+            return False
         elif isinstance(frame, DiscFrame):
             self._last_schema.pop(frame.conn, None)
             self.on_disc_frame(conn, frame)  # type: ignore[arg-type]
+        return True
 
     async def close(self) -> None:
         self.closing = True
         if self._checker is not None:
             self._checker.cancel()
         if self._fetcher is not None:
-            # let a fetch under way finish: what it got is applied and acked, not left pending
+            # let a fetch under way finish: what it got is applied, flushed and acked below
             try:
                 await asyncio.wait_for(asyncio.shield(self._fetcher), 5.0)
             except (TimeoutError, asyncio.CancelledError, Exception):
@@ -318,6 +355,9 @@ class NatsIngestServer(IngestServer):
             except Exception:
                 pass
         self._subs.clear()
+        self.drain()  # applied and flushed: the acks owed go out before the connection closes
+        if self._acking:
+            await asyncio.wait(set(self._acking), timeout=5.0)
         if self._nc is not None:
             try:
                 await self._nc.close()

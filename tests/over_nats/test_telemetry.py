@@ -223,6 +223,68 @@ def test_recorder_restart_under_jetstream_loses_nothing(
         assert got1.get(mid), mid  # the first recorder had its share
 
 
+def test_recorder_sigkill_under_jetstream_loses_nothing(
+    nats_server: LocalNatsServer, tmp_path: Path
+) -> None:
+    # a frame is acked to JetStream only once it is in the recording on disk: a recorder killed
+    # mid-stream leaves the frames it had not flushed unacked, and the next one reads them again
+    url = f"{nats_server.url}?durable=killed"
+    recs = [tmp_path / f"rec{i}.amdbg" for i in range(3)]
+    recorder = _am_dbg(url, recs[0])  # creates the stream before anything is published
+    sender = subprocess.Popen(
+        [sys.executable, str(SENDER), url.split("?")[0], "kill", "4", "5", "--wait"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert sender.stdout is not None and sender.stdin is not None
+    assert sender.stdout.readline() == "ready\n"
+
+    def rounds(n: int) -> None:
+        for _ in range(n):
+            sender.stdin.write("\n")  # type: ignore[union-attr]
+            sender.stdin.flush()  # type: ignore[union-attr]
+            assert sender.stdout.readline() == "ok\n"  # type: ignore[union-attr]
+
+    for i, rec in enumerate(recs[:2]):
+        if i:
+            recorder = _am_dbg(url, rec)
+        rounds(3)
+        deadline = time.monotonic() + 60
+        while len(_recorded(rec)) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)  # polls the recording; the kill below is what the test is about
+        rounds(20)  # frames in flight: fetched, some applied, some flushed
+        recorder.kill()
+        recorder.wait(30)
+        rounds(2)  # nobody listens
+    recorder = _am_dbg(url, recs[2])
+    rounds(3)
+    sender.stdin.close()
+    res = json.loads(sender.stdout.read().strip().splitlines()[-1])
+    sender.wait(30)
+    produced = res["produced"]
+
+    def executed(rec: Path) -> dict[str, list[int]]:
+        return {s.id: [t.id for t in txs if not t.is_queued] for s, txs in load(rec).machines}
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        last = _recorded(recs[2])
+        if set(last) == set(produced) and all(
+            sum(_recorded(r).get(m, 0) for r in recs) >= n for m, n in produced.items()
+        ):
+            break
+        time.sleep(0.3)
+    _stop(recorder)
+    got = [executed(r) for r in recs]
+    assert all(got[:2]), "each killed recorder had its share"
+    for mid, n in produced.items():
+        ids = [i for g in got for i in g.get(mid, [])]
+        assert len(dict.fromkeys(ids)) == n, (mid, len(dict.fromkeys(ids)), n)
+
+
 def test_no_jetstream_says_it_falls_back_to_core(
     nats_core_server: LocalNatsServer, tmp_path: Path
 ) -> None:
