@@ -142,8 +142,16 @@ def main() -> None:
         ),
         (
             "ssh: --headless --ui-ssh",
-            [*DBG, "--headless", "-l", "127.0.0.1:0", "--ui-ssh", "127.0.0.1:0"]
-            + ["--ui-ssh-keys", keys],
+            [
+                *DBG,
+                "--headless",
+                "-l",
+                "127.0.0.1:0",
+                "--ui-ssh",
+                "127.0.0.1:0",
+                "--ui-ssh-keys",
+                keys,
+            ],
             "ssh on",
             "stderr",
         ),
