@@ -7,6 +7,10 @@ taken, and the process is stopped. The baseline is a bare interpreter that print
 (``python -c pass`` plus one write), measured the same way in the same run, so the ratio says
 what our imports and set-up cost on this box whatever its load. Median of ``--runs`` runs.
 
+The MCP SDK is imported on the first request (``am_dbg.remote.mcp_run.LazyMcpApp``), so the
+"first answer" rows time an ``initialize`` request answered too: over HTTP after ``mcp on``, and
+over stdio (where the host's first message comes at once, so the SDK is loaded at start).
+
 The REPL attach row starts an ``am-dbg --headless --ui-repl`` first (not timed) and times
 ``am-repl`` connecting to it: prompt shown = the debugger's machine mirrored.
 
@@ -16,6 +20,8 @@ The REPL attach row starts an ``am-dbg --headless --ui-repl`` first (not timed) 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import re
 import select
@@ -25,7 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psutil
@@ -39,16 +46,63 @@ TIMEOUT = 60.0
 BASE = "import sys; sys.stderr.write('ready\\n'); sys.stderr.flush(); sys.stdin.read()"
 
 
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One command, what it prints when ready (on which stream), and what is sent / asked."""
+
+    name: str
+    cmd: list[str]
+    ready: str = "listening on"
+    stream: str = "stderr"
+    send: bytes = b""
+    then: Callable[[bytes], None] | None = None
+
+
 def _env(home: str) -> dict[str, str]:
     env = dict(os.environ, PYTHONPATH=ROOT, HOME=home, XDG_STATE_HOME=os.path.join(home, "st"))
     env.pop("AM_RPC_TOKEN", None)
     return env
 
 
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "bench", "version": "0"},
+    },
+}
+
+
+def mcp_initialize(seen: bytes) -> None:
+    """The first MCP request over HTTP (to the URL the process printed), read to its end."""
+    url = re.search(rb"mcp on (\S+)", seen)
+    assert url is not None
+    req = urllib.request.Request(
+        url.group(1).decode(),
+        data=json.dumps(INIT).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+        },
+    )
+    with urllib.request.urlopen(req, timeout=TIMEOUT) as resp:
+        body = resp.read()
+    assert b"serverInfo" in body, body[:300]
+
+
 def time_to_ready(
-    cmd: list[str], ready: str, env: dict[str, str], stream: str = "stderr"
+    cmd: list[str],
+    ready: str,
+    env: dict[str, str],
+    stream: str = "stderr",
+    send: bytes = b"",
+    then: Callable[[bytes], None] | None = None,
 ) -> tuple[float, float]:
-    """Spawn `cmd`, wait until `ready` appears on `stream`; (cpu s, wall s) at that moment."""
+    """Spawn `cmd` (writing `send` to its stdin), wait until `ready` appears on `stream`, run
+    `then` (a first request); (cpu s, wall s) at that moment."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         cmd,
@@ -59,7 +113,10 @@ def time_to_ready(
         cwd=ROOT,
     )
     pipe = proc.stdout if stream == "stdout" else proc.stderr
-    assert pipe is not None
+    assert pipe is not None and proc.stdin is not None
+    if send:
+        proc.stdin.write(send)
+        proc.stdin.flush()
     seen = b""
     try:
         while ready.encode() not in seen:
@@ -70,6 +127,8 @@ def time_to_ready(
             if not chunk:
                 raise RuntimeError(f"{cmd}: ended before {ready!r}; got {seen[-500:]!r}")
             seen += chunk
+        if then is not None:
+            then(seen)
         wall = time.perf_counter() - t0
         return cpu_time(proc.pid), wall
     finally:
@@ -125,22 +184,23 @@ def main() -> None:
     )
     shutil.copy(os.path.join(home, "id.pub"), keys)
     demo = os.path.join(ROOT, "recordings", "demo.amdbg")
-    rows: list[tuple[str, list[str], str, str]] = [
-        ("python -c pass", [PY, "-c", BASE], "ready", "stderr"),
-        ("am-dbg --headless", [*DBG, "--headless", "-l", "127.0.0.1:0"], "listening on", "stderr"),
-        (
-            "mcp: --headless --ui-mcp",
-            [*DBG, "--headless", "-l", "127.0.0.1:0", "--ui-mcp", "127.0.0.1:0"],
-            "mcp on",
-            "stderr",
+    mcp_http = [*DBG, "--headless", "-l", "127.0.0.1:0", "--ui-mcp", "127.0.0.1:0"]
+    init = (json.dumps(INIT) + "\n").encode()
+    rows: list[Row] = [
+        Row("python -c pass", [PY, "-c", BASE], "ready"),
+        Row("am-dbg --headless", [*DBG, "--headless", "-l", "127.0.0.1:0"], "listening on"),
+        Row("am-dbg --headless -i demo", [*DBG, "--headless", "-l", "127.0.0.1:0", "-i", demo]),
+        Row("mcp: --headless --ui-mcp", mcp_http, "mcp on"),
+        Row("mcp: ... -i demo", [*mcp_http, "-i", demo], "mcp on"),
+        Row("mcp: first answer (HTTP initialize)", mcp_http, "mcp on", then=mcp_initialize),
+        Row(
+            "mcp: --ui-mcp stdio, first answer",
+            [*DBG, "--ui-mcp", "stdio", "-l", "127.0.0.1:0"],
+            '"id":1',
+            "stdout",
+            send=init,
         ),
-        (
-            "mcp: --headless --ui-mcp -i demo",
-            [*DBG, "--headless", "-l", "127.0.0.1:0", "--ui-mcp", "127.0.0.1:0", "-i", demo],
-            "mcp on",
-            "stderr",
-        ),
-        (
+        Row(
             "ssh: --headless --ui-ssh",
             [
                 *DBG,
@@ -153,15 +213,13 @@ def main() -> None:
                 keys,
             ],
             "ssh on",
-            "stderr",
         ),
-        (
+        Row(
             "repl: --headless --ui-repl",
             [*DBG, "--headless", "-l", "127.0.0.1:0", "--ui-repl", "127.0.0.1:0"],
             "repl on",
-            "stderr",
         ),
-        ("repl: am-repl", REPL, "am> ", "stdout"),
+        Row("repl: am-repl", REPL, "am> ", "stdout"),
     ]
     only = {s.strip() for s in ns.only.split(",") if s.strip()}
 
@@ -170,21 +228,22 @@ def main() -> None:
 
     results: dict[str, tuple[float, float]] = {}
 
-    def run(name: str, cmd: list[str], ready: str, stream: str) -> None:
+    def run(row: Row) -> None:
         cpus, walls = [], []
         for _ in range(ns.runs):
-            cpu, wall = time_to_ready(cmd, ready, env, stream)
+            cpu, wall = time_to_ready(row.cmd, row.ready, env, row.stream, row.send, row.then)
             cpus.append(cpu)
             walls.append(wall)
-        results[name] = (statistics.median(cpus), statistics.median(walls))
+        results[row.name] = (statistics.median(cpus), statistics.median(walls))
 
     try:
-        for name, cmd, ready, stream in rows:
-            if wanted(name):
-                run(name, cmd, ready, stream)
-        if wanted("repl: am-repl ADDR (attach to am-dbg)"):
+        for row in rows:
+            if wanted(row.name):
+                run(row)
+        attach = "repl: am-repl ADDR (attach to am-dbg)"
+        if wanted(attach):
             with running_dbg(env) as addr:
-                run("repl: am-repl ADDR (attach to am-dbg)", [*REPL, addr], "> ", "stdout")
+                run(Row(attach, [*REPL, addr], "> ", "stdout"))
     finally:
         shutil.rmtree(home, ignore_errors=True)
     base_cpu, base_wall = results["python -c pass"]
