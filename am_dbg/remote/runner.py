@@ -58,6 +58,12 @@ async def _run(cfg: Config) -> int:
         if code is not None:
             return code
         app = ui.app
+        # before any "... on ADDR" line: a SIGTERM sent as soon as one is read must quit cleanly
+        # (the app takes the exit from its queue when it starts)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, partial(app.call_next, app.exit))
         if cfg.ui_ssh:
             got = await _start_ssh(cfg, ui.session, ui.server, ui.forwarder)
             if isinstance(got, int):
@@ -84,10 +90,6 @@ async def _run(cfg: Config) -> int:
             except OSError as err:
                 _err(f"--ui-mcp {cfg.ui_mcp}: {err.strerror or err}")
                 return 2
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, partial(app.call_next, app.exit))
         await app.run_async(
             headless=headless, size=HEADLESS_SIZE if headless else None, mouse=cfg.enable_mouse
         )

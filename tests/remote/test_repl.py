@@ -103,3 +103,18 @@ def test_cannot_connect_is_one_line(served: tuple[Machine, str]) -> None:
     finally:
         p.close(force=True)
     assert p.exitstatus == 1
+
+
+def test_argument_values_are_typed() -> None:
+    """`key=value`: numbers and true/false as such (a handler computes with them), else text."""
+    from am_dbg.remote.repl import arg_value
+
+    assert [arg_value(v) for v in ("5", "-2", "0.5", "true", "False", "ps-1", "")] == [
+        5,
+        -2,
+        0.5,
+        True,
+        False,
+        "ps-1",
+        "",
+    ]

@@ -177,3 +177,14 @@ def test_a_token_guards_it() -> None:
         assert p.exitstatus == 0
     finally:
         d.stop()
+
+
+def test_beyond_loopback_needs_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    from am_dbg.config import ConfigError, parse_args
+
+    monkeypatch.delenv("AM_DBG_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match=r"--ui-repl 0\.0\.0\.0:6835: not a loopback"):
+        parse_args(["--ui-repl", "0.0.0.0:6835"])
+    assert parse_args(["--ui-repl", "0.0.0.0:6835", "--token", "x"])[0].ui_repl == "0.0.0.0:6835"
+    assert parse_args(["--ui-repl", "0.0.0.0:6835", "--insecure"])[0].ui_repl == "0.0.0.0:6835"
+    assert parse_args(["--ui-repl"])[0].ui_repl == "127.0.0.1:6835"
