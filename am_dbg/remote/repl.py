@@ -193,6 +193,9 @@ class Repl(cmd.Cmd):
         start = time.monotonic()
         try:
             while not waiter.wait(_WAIT_SLICE):
+                if not self.client.ready:  # the mirror stops changing: nothing would wake us
+                    self.say(f"error: {what}: lost the connection to {self.addr}")
+                    return
                 if timeout and time.monotonic() - start > timeout:
                     self.say(f"timeout: after {timeout:g}s")
                     return

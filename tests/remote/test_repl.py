@@ -118,3 +118,23 @@ def test_argument_values_are_typed() -> None:
         "ps-1",
         "",
     ]
+
+
+def test_when_ends_when_the_server_goes() -> None:
+    """A `when` on a machine that went away says so instead of waiting for ever."""
+    src = Machine({"Start": State(), "Done": State()}, id="short-lived")
+    src.verify_states(["Exception", "Start", "Done"])
+    mux = serve(src, "127.0.0.1:0")
+    p = _spawn(str(mux.addr))
+    try:
+        p.expect("short-lived> ")
+        p.sendline("when Done")
+        assert p.expect([r"active: Done", pexpect.TIMEOUT], timeout=0.5) == 1
+        mux.close()
+        p.expect(f"error: when: lost the connection to {mux.addr}")
+        p.expect("short-lived> ")
+        p.sendline("quit")
+        p.expect(pexpect.EOF)
+    finally:
+        p.close(force=True)
+    assert p.exitstatus == 0
