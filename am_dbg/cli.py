@@ -1,8 +1,9 @@
 """The `am-dbg` console script: parse the command line, then run one of the modes.
 
 - `--print-summary` (with `-i`): print the JSON summary of a recording and exit;
-- `--ui-mcp [ADDR|stdio]`, `--ui-ssh [ADDR]`: the app with an MCP server for AI agents and/or an
-  SSH server of viewers (am_dbg.remote, docs/remote.md);
+- `--ui-mcp [ADDR|stdio]`, `--ui-ssh [ADDR]`, `--ui-repl [ADDR]`: the app with an MCP server for
+  AI agents, an SSH server of viewers and/or its machine served over aRPC for `am-repl`
+  (am_dbg.remote, docs/remote.md);
 - `--headless`: ingest (and record / convert) without a UI until SIGINT/SIGTERM or `--exit-after`;
 - otherwise the Textual UI.
 """
@@ -54,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         if not url:
             return 2
         cfg = dataclasses.replace(cfg, listen_addr=url)
-    if cfg.ui_mcp or cfg.ui_ssh:  # the app (maybe headless) and remote front ends (docs/remote.md)
+    if (
+        cfg.ui_mcp or cfg.ui_ssh or cfg.ui_repl
+    ):  # the app (maybe headless) and remote front ends (docs/remote.md)
         from am_dbg.remote.runner import run_remote
 
         return run_remote(cfg)

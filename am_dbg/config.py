@@ -20,6 +20,7 @@ __all__ = ["DEFAULT_ADDR", "VIEWS", "Config", "ConfigError", "build_parser", "pa
 DEFAULT_ADDR = "localhost:6831"
 DEFAULT_MCP_ADDR = "127.0.0.1:6833"  # am-dbg --ui-mcp (docs/remote.md)
 DEFAULT_SSH_ADDR = "127.0.0.1:6834"  # am-dbg --ui-ssh
+DEFAULT_REPL_ADDR = "127.0.0.1:6835"  # am-dbg --ui-repl: the debugger's machine over aRPC
 VIEWS = ("tree-log", "tree-matrix", "matrix")
 
 
@@ -50,6 +51,7 @@ class Config:
     ui_mcp: str = ""  # MCP server: HOST:PORT or "stdio" ("" = none; the [mcp] extra)
     ui_ssh: str = ""  # SSH server of viewers: HOST:PORT ("" = none; the [ssh] extra)
     ui_ssh_keys: str = "~/.ssh/authorized_keys"  # who may log in over SSH
+    ui_repl: str = ""  # the debugger's own machine served over aRPC for am-repl ("" = none)
     # filters (checked = hidden)
     filter_auto: bool = False
     filter_auto_canceled: bool = True  # forced on at start in Go
@@ -219,6 +221,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"serve a viewer to every SSH login on ADDR (default {DEFAULT_SSH_ADDR})",
     )
     p.add_argument(
+        "--ui-repl",
+        nargs="?",
+        const=DEFAULT_REPL_ADDR,
+        default="",
+        metavar="ADDR",
+        help=f"serve the debugger's machine over aRPC for am-repl on ADDR (default "
+        f"{DEFAULT_REPL_ADDR}; guarded by --token when set)",
+    )
+    p.add_argument(
         "--ui-ssh-keys",
         default="~/.ssh/authorized_keys",
         metavar="FILE",
@@ -336,6 +347,16 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, bool]:
                 f"--ui-mcp {ns.ui_mcp}: not a loopback address; the MCP server has no login of "
                 "its own: say --insecure to serve it there anyway"
             )
+    if ns.ui_repl:
+        _check_addr("--ui-repl", ns.ui_repl)
+        from am_dbg.server.admission import is_loopback
+        from am_rpc.dbg.addr import split_addr
+
+        if not is_loopback(split_addr(ns.ui_repl)[0]) and not token and not ns.insecure:
+            raise ConfigError(
+                f"--ui-repl {ns.ui_repl}: not a loopback address, and no secret: set "
+                "AM_DBG_TOKEN (or --token), or say --insecure"
+            )
     if ns.dbg_am_dbg_addr:
         _check_addr("--dbg-am-dbg-addr", ns.dbg_am_dbg_addr)
     if start_url and not start_url.startswith("mach://"):
@@ -373,6 +394,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, bool]:
         ui_mcp=ns.ui_mcp,
         ui_ssh=ns.ui_ssh,
         ui_ssh_keys=ns.ui_ssh_keys,
+        ui_repl=ns.ui_repl,
         filter_log_level=ns.filter_log_level,
         view=ns.view,
         view_theme=ns.view_theme,

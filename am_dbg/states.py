@@ -53,6 +53,10 @@ class BasicStates(StatesBase):
 class DbgStates(BasicStates):
     """States of am-dbg's UI machine, grouped as in §7.1."""
 
+    # --- served over aRPC (am-dbg --ui-repl): what a client's NetMachine adds when its own
+    # handler fails (aRPC spec §1.1: a source with handlers has it)
+    ErrOnClient = State(require=["Exception"])
+
     # --- input events (multi, require Start) ---
     ConnectEvent = State(multi=True, require=["Start"])
     ClientMsg = State(multi=True, require=["Start"])

@@ -1,5 +1,9 @@
 """``am-repl [ADDR]``: a prompt on any machine served over aRPC (docs/remote.md).
 
+A running debugger is one of them: ``am-dbg --ui-repl [ADDR]`` serves its own machine
+(`am_dbg.remote.repl_serve`), so ``am-repl ADDR`` lists, inspects and mutates the debugger the
+way its keys do (``add SelectingClient id=ps-1``, ``add UserFwd amount=5``, ``when ClientSelected``).
+
 Stdlib `cmd` + `readline` (Tab completes commands and state names): connect to an aRPC server
 (`am_rpc.connect`, the NetMachine mirrors the source), list and inspect states, add / remove /
 set them, and wait (``when``) until states are active or inactive. Mutations travel to the source;
@@ -20,10 +24,24 @@ from typing import Any
 from am_core import Result
 from am_dbg.remote.errors import RemoteError
 
-__all__ = ["Repl", "entry", "main"]
+__all__ = ["Repl", "arg_value", "entry", "main"]
 
 _RESULTS = {0: "executed", 1: "canceled"}
 _WAIT_SLICE = 0.1  # how often a `when` wakes to let Ctrl-C through
+
+
+def arg_value(text: str) -> Any:
+    """A ``key=value`` argument: an int, a float, true / false as such, anything else a string
+    (``amount=5`` is the number a handler computes with; ``id=ps-1`` a machine's id)."""
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 class Repl(cmd.Cmd):
@@ -137,7 +155,7 @@ class Repl(cmd.Cmd):
     def _mutate(self, kind: str, arg: str) -> None:
         words = shlex.split(arg)
         states = [w for w in words if "=" not in w]
-        args = dict(w.split("=", 1) for w in words if "=" in w)
+        args = {k: arg_value(v) for k, v in (w.split("=", 1) for w in words if "=" in w)}
         self._states(states, kind)
         fn = getattr(self.mach, kind)
         res = int(fn(states, args or None))
@@ -148,7 +166,7 @@ class Repl(cmd.Cmd):
                 self.say(f"  last error: {err}")
 
     def do_add(self, arg: str) -> None:
-        """add STATE... [key=value...]  -- activate states (arguments as strings)."""
+        """add STATE... [key=value...]  -- activate states (numbers, true/false typed; else text)."""
         self._mutate("add", arg)
 
     def do_remove(self, arg: str) -> None:
@@ -175,6 +193,9 @@ class Repl(cmd.Cmd):
         start = time.monotonic()
         try:
             while not waiter.wait(_WAIT_SLICE):
+                if not self.client.ready:  # the mirror stops changing: nothing would wake us
+                    self.say(f"error: {what}: lost the connection to {self.addr}")
+                    return
                 if timeout and time.monotonic() - start > timeout:
                     self.say(f"timeout: after {timeout:g}s")
                     return
@@ -216,9 +237,13 @@ class Repl(cmd.Cmd):
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="am-repl", description="A prompt on a machine served over aRPC (docs/remote.md)."
+        prog="am-repl",
+        description="A prompt on a machine served over aRPC, e.g. a running `am-dbg --ui-repl` "
+        "(docs/remote.md).",
     )
-    p.add_argument("addr", nargs="?", default="", help="HOST:PORT of an aRPC server")
+    p.add_argument(
+        "addr", nargs="?", default="", help="HOST:PORT of an aRPC server (am-dbg --ui-repl: 6835)"
+    )
     p.add_argument(
         "--token", default=None, help="the server's secret (default $AM_RPC_TOKEN if set)"
     )

@@ -1,10 +1,11 @@
-"""``am-dbg --ui-mcp`` / ``--ui-ssh``: the app plus the remote front ends, in one event loop.
+"""``am-dbg --ui-mcp`` / ``--ui-ssh`` / ``--ui-repl``: the app plus the remote front ends, in one loop.
 
 The app is the usual `DbgApp`, set up by `am_dbg.ui.runner.UiRun` exactly as the plain UI is
 (``-i``, ``--record``, ``--fwd-data``, the ingest server), in the terminal or — with ``--headless``
 or ``--ui-mcp stdio`` — on Textual's headless driver. Beside it: the MCP server
 (`am_dbg.remote.mcp_run`, the app is its viewer "main") and the SSH server (`am_dbg.remote.ssh`,
-one viewer process per login, fed by a `Fanout` that takes the ingest server's forward hook).
+one viewer process per login, fed by a `Fanout` that takes the ingest server's forward hook) and
+the aRPC server of the app's machine for ``am-repl`` (`am_dbg.remote.repl_serve`).
 Everything stops when the app quits, on SIGINT/SIGTERM, or when an stdio MCP client goes away.
 """
 
@@ -32,9 +33,9 @@ def _err(msg: str) -> None:
 def run_remote(cfg: Config) -> int:
     """Run until the app quits; returns the exit code.
 
-    ``--headless --ui-ssh`` without ``--ui-mcp`` needs no app in this process: the headless
+    ``--headless --ui-ssh`` without ``--ui-mcp`` / ``--ui-repl`` needs no app in this process: the headless
     ingest (`am_dbg.headless`) runs with the SSH server attached, which starts faster."""
-    if cfg.headless and cfg.ui_ssh and not cfg.ui_mcp:
+    if cfg.headless and cfg.ui_ssh and not cfg.ui_mcp and not cfg.ui_repl:
         from am_dbg.headless import run_headless
 
         return run_headless(cfg, attach=partial(_start_ssh, cfg))
@@ -57,25 +58,38 @@ async def _run(cfg: Config) -> int:
         if code is not None:
             return code
         app = ui.app
+        # before any "... on ADDR" line: a SIGTERM sent as soon as one is read must quit cleanly
+        # (the app takes the exit from its queue when it starts)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, partial(app.call_next, app.exit))
         if cfg.ui_ssh:
             got = await _start_ssh(cfg, ui.session, ui.server, ui.forwarder)
             if isinstance(got, int):
                 return got
             stops.append(got)
+        hub = Hub(ui.session)
+        main = hub.attach("main", app)
+        if cfg.ui_repl:
+            from am_dbg.remote.repl_serve import start_repl_server
+            from am_rpc import RpcError
+
+            try:
+                bound, stop = await start_repl_server(cfg.ui_repl, main, cfg.token)
+            except (OSError, RpcError) as err:
+                _err(f"--ui-repl {cfg.ui_repl}: {getattr(err, 'strerror', None) or err}")
+                return 2
+            stops.append(stop)
+            print(f"repl on {bound}", file=sys.stderr, flush=True)
         if cfg.ui_mcp:
             from am_dbg.remote.mcp_run import start_mcp
 
-            hub = Hub(ui.session)
-            hub.attach("main", app)
             try:
                 stops.append(await start_mcp(cfg.ui_mcp, hub, app))
             except OSError as err:
                 _err(f"--ui-mcp {cfg.ui_mcp}: {err.strerror or err}")
                 return 2
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, partial(app.call_next, app.exit))
         await app.run_async(
             headless=headless, size=HEADLESS_SIZE if headless else None, mouse=cfg.enable_mouse
         )

@@ -71,6 +71,7 @@ def keys_table(pal: Palette) -> RenderableType:
         Text(
             "am-dbg --ui-mcp [ADDR|stdio]: an MCP server for AI agents\n"
             "am-dbg --ui-ssh [ADDR]: a viewer of this session per SSH login\n"
+            "am-dbg --ui-repl [ADDR]: this debugger's machine, for am-repl\n"
             "am-repl HOST:PORT: a prompt on a machine served over aRPC",
             Style(color=pal.grey),
         )

@@ -103,3 +103,38 @@ def test_cannot_connect_is_one_line(served: tuple[Machine, str]) -> None:
     finally:
         p.close(force=True)
     assert p.exitstatus == 1
+
+
+def test_argument_values_are_typed() -> None:
+    """`key=value`: numbers and true/false as such (a handler computes with them), else text."""
+    from am_dbg.remote.repl import arg_value
+
+    assert [arg_value(v) for v in ("5", "-2", "0.5", "true", "False", "ps-1", "")] == [
+        5,
+        -2,
+        0.5,
+        True,
+        False,
+        "ps-1",
+        "",
+    ]
+
+
+def test_when_ends_when_the_server_goes() -> None:
+    """A `when` on a machine that went away says so instead of waiting for ever."""
+    src = Machine({"Start": State(), "Done": State()}, id="short-lived")
+    src.verify_states(["Exception", "Start", "Done"])
+    mux = serve(src, "127.0.0.1:0")
+    p = _spawn(str(mux.addr))
+    try:
+        p.expect("short-lived> ")
+        p.sendline("when Done")
+        assert p.expect([r"active: Done", pexpect.TIMEOUT], timeout=0.5) == 1
+        mux.close()
+        p.expect(f"error: when: lost the connection to {mux.addr}")
+        p.expect("short-lived> ")
+        p.sendline("quit")
+        p.expect(pexpect.EOF)
+    finally:
+        p.close(force=True)
+    assert p.exitstatus == 0
