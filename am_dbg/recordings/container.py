@@ -353,12 +353,13 @@ def write_machines(
     machines: Iterable[tuple[SchemaMsg, Iterable[tuple[bytes, int]], bool]],
     total: int = 0,
     progress: Progress | None = None,
+    chunk_txs: int = CHUNK_TXS,
 ) -> int:
     """Convert: write (schema, (raw, receive time) pairs, connected) per machine; returns the
     transitions written. Written to `<path>.part` and renamed, so a failure leaves no half file."""
     dest = Path(path)
     tmp = dest.with_name(dest.name + ".part")
-    w = ContainerWriter(tmp, background=False)
+    w = ContainerWriter(tmp, background=False, chunk_txs=chunk_txs)
     written = 0
     try:
         for schema, txs, connected in machines:
