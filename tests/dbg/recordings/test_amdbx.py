@@ -3,6 +3,7 @@ opening that decodes nothing, the memory bound, live recording, damage, the CLI 
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -236,3 +237,34 @@ def test_headless_converts_with_a_progress_line(tmp_path: Path) -> None:
     n = sum(len(txs) for _, txs in load(demo).machines)
     assert f"Transitions: {n}" in run.stderr
     assert sum(len(txs) for _, txs in load(dst).machines) == n
+
+
+def test_headless_records_to_amdbx_readable_while_it_runs(tmp_path: Path) -> None:
+    """`am-dbg --headless --record x.amdbx` with real senders: what is acked is in the file,
+    which a second reader opens while the recorder still writes; all of it after SIGTERM."""
+    from tests.dbg.ingest.test_headless import _executed, _start, _stream
+    from tests.waiting import wait_until
+
+    rec = tmp_path / "live.amdbx"
+    proc, port = _start("--listen-addr", "127.0.0.1:0", "--record", str(rec))
+    try:
+        streams = _stream(port, 3, 20)
+        wait_until(
+            lambda: all(t.stats().acked == t.stats().produced for _, t in streams.values()),
+            what="every message acked",
+        )
+
+        def recorded() -> dict[str, list[tuple[str, tuple[int, ...]]]]:
+            return {s.id: _executed(list(txs)) for s, txs in open_container(rec).machines}
+
+        while_running = recorded()  # acked = committed: a second reader sees it now
+        for mid, (produced, _) in streams.items():
+            assert while_running[mid] == produced.txs
+        assert all(t.close(5.0) for _, t in streams.values())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    after = recorded()
+    for mid, (produced, _) in streams.items():
+        assert after[mid] == produced.txs
