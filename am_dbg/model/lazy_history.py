@@ -128,6 +128,7 @@ class LazyTxs(Sequence[TxMsg]):
         prev = self.chunk_index.prev_clocks[k]
         h._prev_clocks = prev  # the checkpoint: derive as if the earlier chunks were there
         h.newest_time_sum = sum(prev)
+        h._read, h._lazy = True, False  # derive while storing: one decode, not check + derive
         _store(h, raws, recv)
         return h
 
