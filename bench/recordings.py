@@ -14,7 +14,9 @@ The baseline is the raw decode of the same bytes, measured in the same run: ever
 `.amdbg` inflated and `msgpack.unpackb`-ed (the least any whole-file reader must do). Ratios are
 first-screen time over that baseline; `.amdbx` also shows the chunks it decoded.
 
-Usage: `.venv/bin/python bench/recordings.py [--sizes 10000,100000,1000000] [--dir DIR]`
+`--ui`: also the real app's first frame (headless Textual) on each file.
+
+Usage: `.venv/bin/python bench/recordings.py [--sizes 10000,100000,1000000] [--dir DIR] [--ui]`
 """
 
 from __future__ import annotations
@@ -109,6 +111,34 @@ def one(path: str, verify: bool) -> dict[str, float]:
     return {"open": t_open, "first": t_first, "chunks": chunks, "rss_mb": _peak_rss_mb()}
 
 
+def one_ui(path: str) -> dict[str, float]:
+    """The real app (headless Textual, 160x50) on `path`: seconds from load to its first frame."""
+    import asyncio
+
+    from am_dbg.config import parse_args
+    from am_dbg.model.lazy_history import LazyHistory
+    from am_dbg.model.session import Session
+    from am_dbg.recordings import load
+    from am_dbg.ui.app import DbgApp
+
+    async def run() -> dict[str, float]:
+        t = time.perf_counter()
+        s = Session(max_mem_bytes=1000 * 2**20)
+        s.load(load(path).machines)
+        cfg, _ = parse_args(["--test-mode", "-l", "-1", "--no-view-tail"])
+        app = DbgApp(cfg, session=s)
+        async with app.run_test(size=(160, 50)) as pilot:
+            while not (app.viewer.selected and app.frames):
+                await pilot.pause(0.001)
+            await pilot.pause()
+            first = time.perf_counter() - t
+        h = s.machines["big"]
+        chunks = h.lazy_txs.cache.decoded if isinstance(h, LazyHistory) else -1
+        return {"open": 0.0, "first": first, "chunks": chunks, "rss_mb": _peak_rss_mb()}
+
+    return asyncio.run(run())
+
+
 def _peak_rss_mb() -> float:
     """This process's peak RSS (VmHWM: unlike ru_maxrss, not inherited across fork + exec)."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -117,9 +147,10 @@ def _peak_rss_mb() -> float:
     return float("nan")
 
 
-def _run_one(path: Path, verify: bool = True) -> dict[str, float]:
+def _run_one(path: Path, verify: bool = True, ui: bool = False) -> dict[str, float]:
+    flags = [*([] if verify else ["--no-verify"]), *(["--ui"] if ui else [])]
     out = subprocess.run(
-        [sys.executable, __file__, "--one", str(path), *([] if verify else ["--no-verify"])],
+        [sys.executable, __file__, "--one", str(path), *flags],
         capture_output=True,
         text=True,
         check=True,
@@ -134,9 +165,10 @@ def main() -> None:
     ap.add_argument("--dir", default="")
     ap.add_argument("--one", default="", help=argparse.SUPPRESS)
     ap.add_argument("--no-verify", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--ui", action="store_true", help="also the real app's first frame")
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(one(args.one, not args.no_verify)))
+        print(json.dumps(one_ui(args.one) if args.ui else one(args.one, not args.no_verify)))
         return
     from am_dbg.recordings.io import convert
 
@@ -153,7 +185,11 @@ def main() -> None:
         a = _run_one(old)
         b = _run_one(new)
         c = _run_one(new, verify=False)
-        rows.append((n, old.stat().st_size, new.stat().st_size, t_conv, base, a, b, c))
+        rows.append((n, t_conv, base, [("amdbg", a), ("amdbx", b), ("amdbx (no crc)", c)]))
+        if args.ui:  # the app's first frame (its filtered index reads every TxInfo, see docs)
+            rows[-1][3].extend(
+                [("UI amdbg", _run_one(old, ui=True)), ("UI amdbx", _run_one(new, ui=True))]
+            )
         print(
             f"{n:>9,} txs  amdbg {old.stat().st_size / n:5.1f} B/tx  amdbx "
             f"{new.stat().st_size / n:5.1f} B/tx  convert {t_conv:6.2f} s  raw decode {base:.3f} s",
@@ -164,8 +200,8 @@ def main() -> None:
         f"{'txs':>9}  {'format':<18}{'open s':>9}{'1st screen s':>14}{'x raw':>8}"
         f"{'chunks':>8}{'peak RSS MB':>13}"
     )
-    for n, _, _, _, base, a, b, c in rows:
-        for name, r in (("amdbg", a), ("amdbx", b), ("amdbx (no crc)", c)):
+    for n, _, base, results in rows:
+        for name, r in results:
             chunks = "-" if r["chunks"] < 0 else f"{int(r['chunks'])}"
             print(
                 f"{n:>9,}  {name:<18}{r['open']:>9.3f}{r['first']:>14.3f}"
