@@ -10,13 +10,17 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import msgpack
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from am_dbg.model.history import MachineHistory
 from am_dbg.model.lazy_history import LazyHistory
+from am_dbg.model.packed import PackedTxs
 from am_dbg.model.session import Session
 from am_dbg.recordings import RecordingWriter, export, load
-from am_dbg.recordings.container import ContainerWriter, open_container
+from am_dbg.recordings.container import ContainerWriter, open_container, write_machines
 from am_dbg.recordings.io import convert
 from tests.dbg.recordings.test_amdbg_recordings import record_session, rich_tx, schema
 
@@ -268,3 +272,43 @@ def test_headless_records_to_amdbx_readable_while_it_runs(tmp_path: Path) -> Non
     after = recorded()
     for mid, (produced, _) in streams.items():
         assert after[mid] == produced.txs
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    n=st.integers(0, 90),
+    chunk=st.integers(1, 40),
+    errs=st.sets(st.integers(0, 89), max_size=8),
+    budget=st.sampled_from([1, 50_000, 2**30]),
+)
+def test_any_chunking_answers_like_a_full_load(
+    tmp_path: Path, n: int, chunk: int, errs: set[int], budget: int
+) -> None:
+    """Whatever the chunk size, memory budget and error pattern, chunk answers = full answers."""
+    sch = schema("m")
+    raws = []
+    for i in range(n):
+        tx = rich_tx("m", i, queued=i % 7 == 3)
+        if i in errs:
+            tx = replace(tx, clocks=(1, i, 2 * i + 1, 1 + 2 * i))
+        raws.append((msgpack.packb(tx.to_wire()), T0 + i))
+    dst = tmp_path / f"h{n}-{chunk}-{budget}.amdbx"
+    write_machines(dst, [(sch, raws, False)], chunk_txs=chunk)
+    packed = PackedTxs()
+    for raw, t in raws:
+        packed.append(raw, t)
+    full = Session()
+    full.load([(sch, packed)])
+    lazy = lazy_session(dst, max_mem=budget)
+    f, lz = full.machines["m"], lazy.machines["m"]
+    assert len(lz) == n
+    for i in range(n):
+        assert lz.info(i) == f.info(i) and lz.tx(i) == f.tx(i)
+        assert lz.log_entries(i) == f.log_entries(i) and lz.time_ns(i) == f.time_ns(i)
+        for d in (1, 3, 100):
+            assert lz.had_err_since(i, d) == f.had_err_since(i, d)
+    assert lz.tx_at_human_time(T0 - 1) == -1
+    assert [lz.tx_at_human_time(T0 + i) for i in range(n + 1)] == [*range(n), n - 1]
+    assert lz.errors == f.errors
