@@ -336,7 +336,12 @@ class ContainerWriter:
         with self._lock:
             self._done = True
             try:
-                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                # a finished recording is one self-contained file (no -wal / -shm beside it), so a
+                # copy opens anywhere, read-only too; a reader still holding it keeps WAL on
+                self._db.execute("PRAGMA journal_mode=DELETE")
+            except sqlite3.Error:
+                pass
+            try:
                 self._db.close()
             except sqlite3.Error:
                 pass

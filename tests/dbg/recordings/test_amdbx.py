@@ -78,6 +78,7 @@ def test_lazy_machines_answer_like_fully_loaded_ones(tmp_path: Path) -> None:
     big_recording(src, 1000)
     n, warnings = convert(src, dst)
     assert (n, warnings) == (2000, [])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.amdbg", "a.amdbx"]  # one file
     full = Session()
     full.load(load(src).machines)
     lazy = lazy_session(dst)
