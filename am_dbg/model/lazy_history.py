@@ -7,8 +7,9 @@ Each chunk is derived as a small `MachineHistory` started from its checkpoint (t
 transition before it), so its `TxInfo`s are those the fully loaded history would have. Decoded
 chunks live in a `ChunkCache` bounded in bytes (`--max-mem`), shared by the machines of a file.
 
-A question that needs the whole history (filters, state jumps, tx ids, queue ticks) loads it all
-once (`materialise`), after which the machine is an ordinary `MachineHistory`: correct, and as
+`errors` and `n_queued` walk every chunk through the cache (memory stays bounded). A question
+that needs the whole history at once (state jumps, tx ids, queue ticks) loads it all once
+(`materialise`), after which the machine is an ordinary `MachineHistory`: correct, and as
 costly as before. No Textual here.
 """
 
@@ -179,6 +180,7 @@ class LazyHistory(MachineHistory):
         super().__init__(txs.schema, txs.schema.id, connected=False, from_file=True)
         self.lazy_txs = txs
         self.materialised = False
+        self._lazy_errors: list[int] | None = None
         self.last_activity_ns = txs.last_time_ns
 
     def materialise(self) -> None:
@@ -203,6 +205,7 @@ class LazyHistory(MachineHistory):
 
     def set_schema(self, schema: SchemaMsg) -> None:
         super().set_schema(schema)
+        self._lazy_errors = None
         self.lazy_txs.schema = schema
         self.lazy_txs.cache.drop(self.lazy_txs.owner)
 
@@ -288,6 +291,27 @@ class LazyHistory(MachineHistory):
                 return False
             k -= 1
         return False
+
+    @property
+    def errors(self) -> list[int]:
+        """Error positions, gathered chunk by chunk through the cache (the file never changes,
+        so once is enough); the history is not materialised for them."""
+        if self.materialised:
+            return MachineHistory.errors.fget(self)  # type: ignore[attr-defined]
+        if self._lazy_errors is None:
+            idx = self.lazy_txs.chunk_index
+            found: list[int] = []
+            for k in range(len(idx.keys)):
+                first = idx.firsts[k]
+                found += (first + e for e in self.lazy_txs.chunk(k).errors)
+            self._lazy_errors = found
+        return self._lazy_errors
+
+    def n_queued(self) -> int:
+        if self.materialised:
+            return super().n_queued()
+        keys = self.lazy_txs.chunk_index.keys
+        return sum(self.lazy_txs.chunk(k).n_queued() for k in range(len(keys)))
 
     def drop_front(self, n: int) -> int:
         # the file still holds every transition: the memory bound is the ChunkCache's
