@@ -22,8 +22,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
-from am_dbg.model.derive import TxInfo, decode_run
+from am_dbg.model.derive import TxInfo, decode_run, unpack_tx
 from am_dbg.model.history import MachineHistory
+from am_dbg.model.wire import decode_many
 from am_rpc.dbg.protocol import LogEntry, SchemaMsg, TxMsg
 
 __all__ = ["ChunkCache", "ChunkIndex", "LazyHistory", "LazyTxs"]
@@ -141,6 +142,18 @@ class LazyTxs(Sequence[TxMsg]):
             raise IndexError(f"tx index {i} out of range (history of {n})")
         k, off = self.chunk_index.locate(i)
         return self.chunk(k), off
+
+    def n_queued(self) -> int:
+        """Queued-mutation messages among them: each chunk read and typed-decoded once, past
+        the cache (no deriving, nothing kept)."""
+        n = 0
+        for raws, _ in self.raw_chunks():
+            txs = decode_many(raws)
+            if txs is not None:
+                n += sum(1 for tx in txs if tx.qd)
+            else:
+                n += sum(1 for raw in raws if unpack_tx(raw).get("qd") is True)
+        return n
 
     def raw_chunks(self) -> Iterator[RawChunk]:
         """Every chunk's raw messages, in order, past the cache (a full load)."""
@@ -310,8 +323,7 @@ class LazyHistory(MachineHistory):
     def n_queued(self) -> int:
         if self.materialised:
             return super().n_queued()
-        keys = self.lazy_txs.chunk_index.keys
-        return sum(self.lazy_txs.chunk(k).n_queued() for k in range(len(keys)))
+        return self.lazy_txs.n_queued()
 
     def drop_front(self, n: int) -> int:
         # the file still holds every transition: the memory bound is the ChunkCache's

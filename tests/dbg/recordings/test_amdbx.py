@@ -315,3 +315,14 @@ def test_any_chunking_answers_like_a_full_load(
     assert lz.tx_at_human_time(T0 - 1) == -1
     assert [lz.tx_at_human_time(T0 + i) for i in range(n + 1)] == [*range(n), n - 1]
     assert lz.errors == f.errors
+
+
+def test_summary_of_an_amdbx_equals_the_amdbg_one(tmp_path: Path) -> None:
+    from am_dbg.summary import summarize
+
+    src, dst = tmp_path / "a.amdbg", tmp_path / "a.amdbx"
+    big_recording(src, 700, machines=2)
+    convert(src, dst)
+    (old, _), (new, warnings) = summarize(str(src)), summarize(str(dst))
+    assert warnings == [] and new["format"] == "amdbx/1"
+    assert new["machines"] == old["machines"] and old["machines"][0]["queued"] == 64
