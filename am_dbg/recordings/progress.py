@@ -24,7 +24,7 @@ class ProgressLine:
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
         self.interval = 0.1 if self.tty else interval
-        self._last = 0.0
+        self._last = time.monotonic()  # the first line after one interval: quick runs print one
         self.lines = 0
 
     def __call__(self, done: int, total: int) -> None:
