@@ -326,3 +326,19 @@ def test_summary_of_an_amdbx_equals_the_amdbg_one(tmp_path: Path) -> None:
     (old, _), (new, warnings) = summarize(str(src)), summarize(str(dst))
     assert warnings == [] and new["format"] == "amdbx/1"
     assert new["machines"] == old["machines"] and old["machines"][0]["queued"] == 64
+
+
+def test_progress_line_prints_the_end_always_and_rate_limits_the_rest() -> None:
+    import io
+
+    from am_dbg.recordings.progress import ProgressLine
+
+    out = io.StringIO()
+    p = ProgressLine("converting a", "transitions", stream=out, interval=3600)
+    for done in range(0, 1_000_001, 65536):
+        p(done, 1_000_000)
+    p(1_000_000, 1_000_000)
+    assert out.getvalue() == ("am-dbg: converting a: 100% (1,000,000 of 1,000,000 transitions)\n")
+    p2 = ProgressLine("checking b", "chunks", stream=out, interval=0)
+    p2(5, 0)  # an unknown total: a count alone
+    assert out.getvalue().endswith("am-dbg: checking b: (5 chunks)\n")
