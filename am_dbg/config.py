@@ -177,13 +177,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-d", "--dir", default=".", help="output directory (default .)")
     p.add_argument(
-        "-i", "--import-data", default="", metavar="FILE", help="import a .amdbg or .gob.br file"
+        "-i",
+        "--import-data",
+        default="",
+        metavar="FILE",
+        help="import a .amdbx, .amdbg or .gob.br file",
     )
     p.add_argument(
         "--record",
         default="",
         metavar="FILE",
-        help="with --headless: record everything received to FILE",
+        help="with --headless: record everything received to FILE (.amdbx: indexed, opens at once)",
     )
     p.add_argument(
         "--export-data", default="", metavar="FILE", help="with -i and --headless: convert and exit"

@@ -48,9 +48,10 @@ def _import(cfg: Config, session: Session) -> bool:
     """Load ``-i FILE`` into the session; False (after a one-line error) when it is unreadable."""
     from am_dbg.recordings import load
     from am_dbg.recordings.errors import RecordingError
+    from am_dbg.recordings.progress import ProgressLine
 
     try:
-        result = load(cfg.import_data)
+        result = load(cfg.import_data, ProgressLine(f"checking {cfg.import_data}", "chunks"))
     except RecordingError as err:  # the message names the file and the reason
         _err(str(err))
         return False
@@ -84,7 +85,11 @@ def run_headless(cfg: Config, attach: Attach | None = None) -> int:
 
 def _convert(cfg: Config) -> int:
     from am_dbg.recordings import export
+    from am_dbg.recordings.container import SUFFIX
     from am_dbg.recordings.errors import RecordingError
+
+    if cfg.export_data.endswith(SUFFIX):  # to the indexed container: file to file, no model
+        return _convert_indexed(cfg)
 
     session = Session.from_config(cfg)
     if not _import(cfg, session):
@@ -98,13 +103,35 @@ def _convert(cfg: Config) -> int:
     return 0
 
 
+def _convert_indexed(cfg: Config) -> int:
+    from am_dbg.recordings.errors import RecordingError
+    from am_dbg.recordings.io import convert
+    from am_dbg.recordings.progress import ProgressLine
+
+    try:
+        n, warnings = convert(
+            cfg.import_data,
+            cfg.export_data,
+            ProgressLine(f"converting {cfg.import_data} to {cfg.export_data}", "transitions"),
+        )
+    except (OSError, RecordingError) as err:
+        _err(str(err))
+        return 1
+    for warning in warnings:
+        _err(warning)
+    print(f"Transitions: {n}", file=sys.stderr, flush=True)
+    return 0
+
+
 async def _serve(cfg: Config, attach: Attach | None = None) -> int:
     recorder: Any = None
     if cfg.record:
         from am_dbg.recordings import RecordingError, RecordingWriter
+        from am_dbg.recordings.container import SUFFIX, ContainerWriter
 
+        writer = ContainerWriter if cfg.record.endswith(SUFFIX) else RecordingWriter
         try:
-            recorder = RecordingWriter(cfg.record, append=True)
+            recorder = writer(cfg.record, append=True)
         except (OSError, RecordingError) as err:
             _err(str(err))
             return 1

@@ -13,6 +13,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
+from am_dbg.model.lazy_history import LazyTxs
 from am_dbg.model.packed import PackedTxs
 from am_dbg.recordings import RecordingError, load
 
@@ -39,6 +40,8 @@ def summarize(path: str) -> tuple[dict[str, Any], list[str]]:
     for schema, txs in sorted(got.machines, key=lambda m: m[0].id):
         if isinstance(txs, PackedTxs):
             queued = txs.n_queued  # no need to decode every message
+        elif isinstance(txs, LazyTxs):
+            queued = txs.n_queued()  # chunk by chunk, nothing kept
         else:
             queued = sum(1 for tx in txs if tx.is_queued)
         machines.append(

@@ -27,6 +27,7 @@ from msgpack import packb
 
 from am_dbg.model.derive import decode_run, unpack_tx
 from am_dbg.model.history import MachineHistory
+from am_dbg.model.lazy_history import LazyHistory, LazyTxs
 from am_dbg.model.packed import PackedTxs
 from am_dbg.model.runs import earlier_run_id, find_run, renamed
 from am_dbg.model.wire import decode_many
@@ -415,6 +416,13 @@ class Session:
         ids: list[str] = []
         for schema, txs in machines:
             h = MachineHistory(schema, schema.id, connected=False, from_file=True)
+            if isinstance(txs, LazyTxs):  # an indexed recording: chunks decoded when shown
+                txs.cache.max_bytes = self.max_mem_bytes
+                h = LazyHistory(txs)
+                self.machines.pop(schema.id, None)
+                self.machines[schema.id] = h
+                ids.append(schema.id)
+                continue
             if isinstance(txs, PackedTxs):
                 packed = [*txs.packed()]
                 for k in range(0, len(packed), _LOAD_CHUNK):
@@ -477,6 +485,8 @@ class Session:
                 break
             progress = False
             for m in list(self.machines.values()):
+                if isinstance(m, LazyHistory) and not m.materialised:
+                    continue  # its file still holds everything; its ChunkCache is bounded
                 k = kept.get(m.id)
                 n = len(m) // 2
                 if k is not None:

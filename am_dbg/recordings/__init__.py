@@ -1,7 +1,9 @@
-"""Recordings: am-dbg's own `.amdbg` format and Go am-dbg `.gob.br` dumps (docs/protocol.md).
+"""Recordings: am-dbg's `.amdbg` and indexed `.amdbx` formats, Go am-dbg `.gob.br` dumps
+(docs/protocol.md, docs/recordings.md).
 
-`load(path)` reads either (by content: the `AMDBG` magic, else a Go dump) into our messages;
-`export(session, path)` writes a session, or a single moment of it, as `.amdbg`;
+`load(path)` reads any of them (by content: SQLite → `.amdbx`, opened lazily from its index;
+the `AMDBG` magic; else a Go dump) into our messages; `export(session, path)` writes a session,
+or a single moment of it, as `.amdbg` (or `.amdbx` when the name ends so);
 `RecordingWriter` records live. Errors: `RecordingError` (see `errors.py`).
 """
 

@@ -10,14 +10,36 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from msgpack import packb
+
+from am_dbg.model.lazy_history import LazyTxs
+from am_dbg.model.packed import PackedTxs
 from am_dbg.recordings.amdbg import FORMAT, MAGIC, RecordingWriter, read_amdbg
+from am_dbg.recordings.container import FORMAT as CONTAINER_FORMAT
+from am_dbg.recordings.container import (
+    SQLITE_MAGIC,
+    SUFFIX,
+    Progress,
+    is_container,
+    open_container,
+    write_machines,
+)
 from am_dbg.recordings.errors import RecordingError
 from am_rpc.dbg.protocol import SchemaMsg, TxMsg
 
 if TYPE_CHECKING:
+    from am_dbg.model.history import MachineHistory
     from am_dbg.model.session import Session
 
-__all__ = ["GOB_FORMAT", "LoadResult", "export", "load", "probe", "refuse_foreign_name"]
+__all__ = [
+    "GOB_FORMAT",
+    "LoadResult",
+    "convert",
+    "export",
+    "load",
+    "probe",
+    "refuse_foreign_name",
+]
 
 GOB_FORMAT = "gob/go-am-dbg"
 
@@ -41,14 +63,20 @@ class LoadResult:
     queued_known: bool = True
 
 
-def load(path: str | PathLike[str]) -> LoadResult:
-    """Read an `.amdbg` recording or a Go `.gob.br` dump (decided by content, not by name).
+def load(path: str | PathLike[str], progress: Progress | None = None) -> LoadResult:
+    """Read an `.amdbx` / `.amdbg` recording or a Go `.gob.br` dump (decided by content).
 
-    Raises `RecordingError` when nothing can be read; partial damage is reported in `warnings`.
+    An `.amdbx` opens from its index: its transitions are `LazyTxs`, decoded a chunk at a time
+    when shown (docs/recordings.md). `progress(done, total)` is called while a big file is
+    checked. Raises `RecordingError` when nothing can be read; partial damage is reported in
+    `warnings`.
     """
     name = str(path)
     try:
         with open(path, "rb") as f:
+            if is_container(f.read(len(SQLITE_MAGIC))):
+                return _load_container(path, progress)
+            f.seek(0)
             data = f.read()
     except OSError as err:
         raise RecordingError(f"cannot read {name!r}: {err.strerror or err}") from None
@@ -72,6 +100,11 @@ def load(path: str | PathLike[str]) -> LoadResult:
     return LoadResult(
         list(machines), GOB_FORMAT, warnings, {s.id: True for s, _ in machines}, queued_known
     )
+
+
+def _load_container(path: str | PathLike[str], progress: Progress | None) -> LoadResult:
+    got = open_container(path, progress=progress)
+    return LoadResult(list(got.machines), CONTAINER_FORMAT, got.warnings, got.disconnected, True)
 
 
 def _named(msg: str, tmp: Path, name: str) -> str:
@@ -107,6 +140,9 @@ def probe(path: str | PathLike[str]) -> None:
         raise RecordingError(f"cannot read {name!r}: {err.strerror or err}") from None
     if not head:
         raise RecordingError(f"{name!r} is empty: nothing to import")
+    if is_container(head):
+        open_container(path, verify=False)  # the header and the index decide
+        return
     if head.startswith(MAGIC) or MAGIC.startswith(head):
         read_amdbg(path, head)  # the header decides; a cut body is only a warning here
         return
@@ -139,8 +175,10 @@ def export(
     path: str | PathLike[str],
     moment_ns: int | None = None,
     machine_ids: Iterable[str] | None = None,
+    progress: Progress | None = None,
 ) -> int:
-    """Write machines of `session` to an `.amdbg` file; returns the transitions written.
+    """Write machines of `session` to an `.amdbg` file (`.amdbx` when the name ends so);
+    returns the transitions written.
 
     `moment_ns`: a single moment, each machine reduced to its last transition at or before that
     human time (machines without one keep just their schema). `machine_ids`: which machines (in
@@ -153,6 +191,8 @@ def export(
     if not machs:
         raise RecordingError("nothing to export: no machines")
     name = str(path)
+    if name.endswith(SUFFIX):
+        return _export_container(machs, path, moment_ns, progress)
     dest = Path(path)
     tmp = dest.with_name(dest.name + ".part")
     written = 0
@@ -188,3 +228,51 @@ def export(
         tmp.unlink(missing_ok=True)
         raise RecordingError(f"cannot write {str(path)!r}: {err.strerror or err}") from None
     return written
+
+
+def _export_container(
+    machs: Sequence[MachineHistory],
+    path: str | PathLike[str],
+    moment_ns: int | None,
+    progress: Progress | None,
+) -> int:
+    def ranges() -> Iterable[tuple[MachineHistory, Iterable[int]]]:
+        for h in machs:
+            if moment_ns is None:
+                yield h, range(len(h))
+            else:
+                i = h.tx_at_human_time(moment_ns)
+                yield h, ((i,) if i >= 0 else ())
+
+    todo = list(ranges())
+    total = sum(len(r) for _, r in todo)  # type: ignore[arg-type,misc]
+    return write_machines(
+        path,
+        ((h.schema, ((h.raw(i), h.recv_time_ns(i)) for i in r), h.connected) for h, r in todo),
+        total,
+        progress,
+    )
+
+
+def convert(
+    src: str | PathLike[str], dest: str | PathLike[str], progress: Progress | None = None
+) -> tuple[int, list[str]]:
+    """Convert any recording (`.amdbg`, `.gob.br`, `.amdbx`) to an `.amdbx`, without a model.
+
+    Returns (transitions written, the warnings of reading `src`)."""
+    got = load(src, progress)
+    total = sum(len(txs) for _, txs in got.machines)
+
+    def pairs(txs: Sequence[TxMsg]) -> Iterable[tuple[bytes, int]]:
+        if isinstance(txs, PackedTxs):
+            return txs.packed()
+        if isinstance(txs, LazyTxs):
+            return (
+                (raw, t)
+                for raws, recv in txs.raw_chunks()
+                for raw, t in zip(raws, recv, strict=True)
+            )
+        return ((packb(tx.to_wire()), tx.time) for tx in txs)
+
+    machines = ((s, pairs(txs), not got.disconnected.get(s.id, True)) for s, txs in got.machines)
+    return write_machines(dest, machines, total, progress), got.warnings
